@@ -1,0 +1,25 @@
+"""dbmesh's own exceptions, for what a user can get wrong before anything runs.
+
+    DbmeshError
+     ├── ConfigError     the TOML configuration (SPEC §3)
+     └── SchemaError     the schema module (SPEC §4), or the schema against the databases
+
+Each message is one line that says what is wrong and where (file, key, class and field), so the
+CLI can print it as it is and exit non-zero. Messages never contain passwords.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DbmeshError", "SchemaError"]
+
+
+class DbmeshError(Exception):
+    """Base class for errors dbmesh reports to the user as one line."""
+
+
+class ConfigError(DbmeshError):
+    """The configuration file is invalid."""
+
+
+class SchemaError(DbmeshError):
+    """The schema module is invalid, or does not match the databases that serve it."""
