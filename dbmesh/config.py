@@ -1,0 +1,451 @@
+"""Load and validate dbmesh's TOML configuration (SPEC §3).
+
+The file holds one or more ``[[databases]]`` tables and an optional ``[router]`` table. The design
+guide's spelling, ``[[FraiseQL.databases]]`` and ``[FraiseQL.router]``, is accepted identically; each
+section may come from either place, but not from both in one file.
+
+Rules SPEC §3 leaves open, decided here:
+
+* ``${VAR}`` and ``${VAR:-default}`` are substituted in every string value, also inside longer strings
+  and arrays. ``:-`` takes the default when the variable is unset *or empty*, as in POSIX shells and
+  Docker Compose; the default is literal text up to the first ``}`` (no nesting). ``$$`` is a literal
+  ``$``, so ``$${X}`` gives ``${X}``; a ``$`` followed by anything else is kept as it is. An unset
+  variable without a default, an unterminated ``${`` or a malformed ``${...}`` is an error.
+* Numbers and booleans may be written as strings, so that they can come from the environment
+  (``port = "${PGPORT:-5432}"``): ``"5432"`` is read as an integer, ``"true"``/``"false"`` as booleans.
+* ``engine`` is case-insensitive; ``postgres`` means ``postgresql`` and ``mariadb`` means ``mysql``.
+* PostgreSQL and MySQL need ``host`` and ``database``; ``port`` defaults to 5432 / 3306. ``username``
+  and ``password`` have no default: ``None`` leaves them to the driver (``PGUSER``, the OS user, ...)
+  rather than guessing a superuser name.
+* SQLite needs ``path`` and rejects the network keys (``host``, ``port``, ``database``, ``username``,
+  ``password``, ``replicas``); the other engines reject ``path``. A relative ``path`` (``~`` expanded)
+  is resolved against the configuration file's directory, or the working directory for text given to
+  :func:`parse_config` without a file name; ``:memory:`` is refused because each resolver keeps a pool
+  of connections, which must share one database file.
+* ``read_write = false`` (the guide's) means ``read_only = true``; giving both so that they disagree
+  is an error. ``resolver`` and ``replicas`` entries are ``host:port`` (IPv6 as ``[::1]:port``).
+* The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
+  ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbmesh.errors import ConfigError
+
+__all__ = ["Config", "DatabaseConfig", "RouterConfig", "load_config", "parse_config"]
+
+ENGINES = ("mysql", "postgresql", "sqlite")
+_ENGINE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+_TRACING_MODES = ("off", "request", "always")
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([0-9]{1,5})")
+_SECRET_KEYS = frozenset({"password"})
+_NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """One ``[[databases]]`` table (SPEC §3); ``password`` is left out of ``repr`` and ``str``."""
+
+    name: str
+    engine: str
+    host: str | None
+    port: int | None
+    database: str | None
+    username: str | None
+    password: str | None = field(repr=False)
+    path: str | None
+    pool_size: int = 10
+    timeout_secs: float = 30.0
+    read_only: bool = False
+    resolver: str | None = None
+    replicas: tuple[str, ...] = ()
+
+    def with_resolver(self, address: str) -> DatabaseConfig:
+        """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
+        if problem := _address_problem(address):
+            raise ValueError(problem)
+        return dataclasses.replace(self, resolver=address)
+
+    def describe(self) -> str:
+        """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``."""
+        if self.engine == "sqlite":
+            where = self.path or ""
+        else:
+            host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+            where = f"{host}:{self.port}/{self.database}"
+        return f"{self.name} ({self.engine}, {where})"
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """The ``[router]`` table (SPEC §3), plus dbmesh's health, breaker and cache settings (SPEC §6, §7)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tracing: str = "request"
+    max_depth: int = 15
+    graphiql: bool = True
+    introspection: bool = True
+    probe_interval_secs: float = 5.0
+    breaker_failures: int = 3
+    breaker_reset_secs: float = 5.0
+    document_cache_size: int = 512
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated configuration; ``source`` is the file it came from, or ``<config>``."""
+
+    databases: tuple[DatabaseConfig, ...]
+    router: RouterConfig
+    source: str
+
+    def database(self, name: str) -> DatabaseConfig:
+        """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
+        for database in self.databases:
+            if database.name == name:
+                return database
+        known = ", ".join(database.name for database in self.databases)
+        raise ConfigError(f"{self.source}: unknown database {name!r} (known: {known})")
+
+
+_DATABASE_KEYS = (*(item.name for item in dataclasses.fields(DatabaseConfig)), "read_write")
+_ROUTER_KEYS = tuple(item.name for item in dataclasses.fields(RouterConfig))
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the configuration file at ``path`` (SPEC §3); ``environ`` defaults to os.environ."""
+    source = os.fspath(path)
+    try:
+        data = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: configuration file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read configuration file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{source}: not valid UTF-8 (byte {error.start})") from None
+    return parse_config(text, source=source, environ=environ)
+
+
+def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
+    """Validate configuration ``text``; ``source`` names it in errors and anchors relative sqlite paths."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: invalid TOML: {error}") from None
+    env = os.environ if environ is None else environ
+    base_dir = Path.cwd() if source.startswith("<") else Path(source).parent
+    sections = _sections(document, source)
+
+    where, entries = _section(sections, "databases", source) or ("databases", [])
+    if not isinstance(entries, list):
+        got = _type_name(entries)
+        raise ConfigError(f"{source}: {where}: expected an array of tables ([[{where}]]), got {got}")
+    if not entries:
+        raise ConfigError(f"{source}: no databases configured (add a [[{where}]] table)")
+    seen: dict[str, str] = {}
+    databases = tuple(
+        _parse_database(_table(source, f"{where}[{index}]", entry, env), seen, base_dir)
+        for index, entry in enumerate(entries)
+    )
+    router = RouterConfig()
+    if found := _section(sections, "router", source):
+        router = _parse_router(_table(source, found[0], found[1], env))
+    return Config(databases=databases, router=router, source=source)
+
+
+def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
+    """The top level and, when present, the ``FraiseQL`` table, each checked for unknown keys."""
+    sections: list[tuple[str, dict[str, Any]]] = [("", document)]
+    fraiseql = document.get("FraiseQL")
+    if fraiseql is not None:
+        if not isinstance(fraiseql, dict):
+            raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
+        sections.append(("FraiseQL.", fraiseql))
+    for prefix, table in sections:
+        known = ("databases", "router") if prefix else ("databases", "router", "FraiseQL")
+        for key in table:
+            if key not in known:
+                where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"
+                raise ConfigError(f"{source}: {where} {key!r}{_suggestion(key, known)}")
+    return sections
+
+
+def _section(sections: list[tuple[str, dict[str, Any]]], key: str, source: str) -> tuple[str, Any] | None:
+    """``(where, value)`` of ``key`` from the top level or ``FraiseQL``; both at once is an error."""
+    found = [(prefix + key, table[key]) for prefix, table in sections if key in table]
+    if len(found) > 1:
+        spelled = [f"[[{where}]]" if key == "databases" else f"[{where}]" for where, _ in found]
+        raise ConfigError(f"{source}: both {spelled[0]} and {spelled[1]} are present; use one")
+    return found[0] if found else None
+
+
+def _table(source: str, path: str, value: Any, environ: Mapping[str, str]) -> _Table:
+    """Wrap ``value`` for validation as the table at ``path``; anything but a table is an error."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {path}: expected a table, got {_type_name(value)}")
+    return _Table(source, path, value, environ)
+
+
+def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> DatabaseConfig:
+    name = table.required_string("name")
+    if not _NAME.fullmatch(name):
+        raise table.error(f"invalid name {name!r} (expected [a-z_][a-z0-9_]*)", "name")
+    if name in seen:
+        raise table.error(f"duplicate name {name!r} (also {seen[name]})", "name")
+    seen[name] = table.path
+    table.label = f" ({name})"
+    table.check_keys(_DATABASE_KEYS)
+
+    given_engine = table.required_string("engine")
+    engine = _ENGINE_ALIASES.get(given_engine.lower(), given_engine.lower())
+    if engine not in ENGINES:
+        known = ", ".join(ENGINES)
+        aliases = ", ".join(sorted(_ENGINE_ALIASES))
+        raise table.error(f"unknown engine {given_engine!r} (known: {known}; aliases: {aliases})", "engine")
+
+    read_only = table.boolean("read_only")
+    read_write = table.boolean("read_write")
+    if read_write is not None:
+        if read_only is not None and read_only == read_write:
+            raise table.error(
+                f"read_only = {_show(read_only)} contradicts read_write = {_show(read_write)} (give only one)"
+            )
+        read_only = not read_write
+    settings: dict[str, Any] = {
+        "name": name,
+        "engine": engine,
+        "pool_size": table.integer("pool_size", 10, minimum=1),
+        "timeout_secs": table.positive_number("timeout_secs", 30.0),
+        "read_only": bool(read_only),
+        "resolver": table.address("resolver"),
+    }
+    if engine == "sqlite":
+        for key in _NETWORK_KEYS:
+            if key in table.values:
+                raise table.error("not allowed for engine 'sqlite' (a sqlite database is its 'path')", key)
+        path = table.required_string("path", "for sqlite")
+        if path == ":memory:":
+            raise table.error("':memory:' is not supported (a resolver's pool needs a database file)", "path")
+        settings.update(dict.fromkeys(("host", "port", "database", "username", "password")))
+        settings["path"] = os.path.normpath((base_dir / Path(path).expanduser()).absolute())
+        return DatabaseConfig(**settings)
+
+    if "path" in table.values:
+        raise table.error(f"not allowed for engine {engine!r} ('path' is for sqlite)", "path")
+    return DatabaseConfig(
+        **settings,
+        host=table.required_string("host", f"for {engine}"),
+        port=table.integer("port", _DEFAULT_PORTS[engine], minimum=1, maximum=65535),
+        database=table.required_string("database", f"for {engine}"),
+        username=table.string("username"),
+        password=table.string("password"),
+        path=None,
+        replicas=table.addresses("replicas"),
+    )
+
+
+def _parse_router(table: _Table) -> RouterConfig:
+    default = RouterConfig()
+    table.check_keys(_ROUTER_KEYS)
+    tracing = table.string("tracing")
+    if tracing is not None and tracing not in _TRACING_MODES:
+        known = ", ".join(_TRACING_MODES)
+        raise table.error(f"unknown tracing mode {tracing!r} (known: {known})", "tracing")
+    return RouterConfig(
+        host=table.string("host") or default.host,
+        port=table.integer("port", default.port, minimum=0, maximum=65535),
+        tracing=tracing or default.tracing,
+        max_depth=table.integer("max_depth", default.max_depth, minimum=1),
+        graphiql=table.flag("graphiql", default.graphiql),
+        introspection=table.flag("introspection", default.introspection),
+        probe_interval_secs=table.positive_number("probe_interval_secs", default.probe_interval_secs),
+        breaker_failures=table.integer("breaker_failures", default.breaker_failures, minimum=1),
+        breaker_reset_secs=table.positive_number("breaker_reset_secs", default.breaker_reset_secs),
+        document_cache_size=table.integer("document_cache_size", default.document_cache_size, minimum=0),
+    )
+
+
+class _Table:
+    """One TOML table being validated: typed, substituted reads, and errors that say where."""
+
+    def __init__(self, source: str, path: str, values: dict[str, Any], environ: Mapping[str, str]) -> None:
+        self.source = source
+        self.path = path
+        self.values = values
+        self.environ = environ
+        self.label = ""
+
+    def error(self, problem: str, key: str | None = None) -> ConfigError:
+        where = f"{self.path}.{key}" if key else self.path
+        return ConfigError(f"{self.source}: {where}{self.label}: {problem}")
+
+    def wrong_type(self, key: str, expected: str, value: Any) -> ConfigError:
+        got = _type_name(value)
+        if key not in _SECRET_KEYS and isinstance(value, str | int | float):
+            got += f" ({_show(value)})"
+        return self.error(f"expected {expected}, got {got}", key)
+
+    def check_keys(self, known: Sequence[str]) -> None:
+        for key in self.values:
+            if key not in known:
+                raise self.error(f"unknown key {key!r}{_suggestion(key, known)}")
+
+    def _get(self, key: str, value: Any = None) -> Any:
+        """The value of ``key`` (or the given item of it), with ``${...}`` substituted in strings."""
+        if value is None:
+            value = self.values.get(key)
+        if not isinstance(value, str):
+            return value
+        try:
+            return _substitute(value, self.environ, secret=key in _SECRET_KEYS)
+        except ValueError as error:
+            raise self.error(str(error), key) from None
+
+    def string(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.wrong_type(key, "a string", value)
+        if value == "":
+            raise self.error("must not be empty", key)
+        return value
+
+    def required_string(self, key: str, reason: str = "") -> str:
+        value = self.string(key)
+        if value is None:
+            raise self.error(f"missing required key {key!r}" + (f" ({reason})" if reason else ""))
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.wrong_type(key, "an integer", value)
+        if maximum is not None and not minimum <= value <= maximum:
+            raise self.error(f"must be between {minimum} and {maximum}, got {value}", key)
+        if value < minimum:
+            raise self.error(f"must be at least {minimum}, got {value}", key)
+        return value
+
+    def positive_number(self, key: str, default: float) -> float:
+        value = self._get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.wrong_type(key, "a number", value)
+        if not (math.isfinite(value) and value > 0):
+            raise self.error(f"must be a number greater than 0, got {_show(value)}", key)
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.boolean(key)
+        return default if value is None else value
+
+    def boolean(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise self.wrong_type(key, "a boolean", value)
+        return value
+
+    def address(self, key: str, item: Any = None) -> str | None:
+        """A ``host:port`` string: the value of ``key``, or ``item`` of a list (``key`` names it)."""
+        value = self._get(key, item)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.wrong_type(key, "a 'host:port' string", value)
+        if problem := _address_problem(value):
+            raise self.error(problem, key)
+        return value
+
+    def addresses(self, key: str) -> tuple[str, ...]:
+        items = self.values.get(key, [])
+        if not isinstance(items, list):
+            raise self.wrong_type(key, "an array of 'host:port' strings", items)
+        return tuple(self.address(f"{key}[{index}]", item) or "" for index, item in enumerate(items))
+
+
+def _substitute(value: str, environ: Mapping[str, str], *, secret: bool = False) -> str:
+    """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$`` in ``value``; ValueError says what is wrong."""
+    parts: list[str] = []
+    position = 0
+    while (dollar := value.find("$", position)) >= 0:
+        parts.append(value[position:dollar])
+        following = value[dollar + 1 : dollar + 2]
+        if following != "{":
+            parts.append("$")
+            position = dollar + (2 if following == "$" else 1)
+            continue
+        end = value.find("}", dollar + 2)
+        if end < 0:
+            raise ValueError("unterminated '${' (write '$${' for a literal '${')")
+        name, has_default, default = value[dollar + 2 : end].partition(":-")
+        if not _VARIABLE.fullmatch(name):
+            shown = "" if secret else f" {value[dollar : end + 1]!r}"
+            raise ValueError(f"malformed reference{shown} (expected ${{NAME}} or ${{NAME:-default}})")
+        found = environ.get(name)
+        if has_default and not found:
+            found = default
+        if found is None:
+            raise ValueError(f"environment variable {name!r} is not set and has no default")
+        parts.append(found)
+        position = end + 1
+    parts.append(value[position:])
+    return "".join(parts)
+
+
+def _address_problem(address: str) -> str | None:
+    match = _ADDRESS.fullmatch(address)
+    if match is None:
+        return f"expected 'host:port' (IPv6 as '[::1]:port'), got {address!r}"
+    if not 1 <= int(match.group(2)) <= 65535:
+        return f"port must be between 1 and 65535, got {address!r}"
+    return None
+
+
+def _suggestion(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(value: Any) -> str:
+    """The TOML name of ``value``'s type, for messages (``bool`` first: it is an ``int``)."""
+    names = [(bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string")]
+    names += [(list, "an array"), (dict, "a table")]
+    return next((name for kind, name in names if isinstance(value, kind)), "a date or time")
+
+
+def _show(value: Any) -> str:
+    """``value`` as TOML would write it, shortened: one line, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,85 @@
+"""Run one resolver service: the contract's servicer plus `grpc.health.v1` and server reflection.
+
+`create_server(config, address)` binds (port 0 picks a free port, for tests) and returns the
+running server and its port; `serve` runs until SIGTERM or SIGINT, then stops gracefully: new
+calls are refused, calls in flight get `DRAIN_SECS` to finish, pools are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from dbmesh.config import DatabaseConfig
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
+from services.engines import create_engine
+from services.servicer import ResolverServicer
+
+__all__ = ["DRAIN_SECS", "RunningServer", "create_server", "serve"]
+
+log = logging.getLogger("dbmesh.resolver")
+
+DRAIN_SECS = 5.0
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Resolver"].full_name
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    servicer: ResolverServicer
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float | None = DRAIN_SECS) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.servicer.close()
+
+
+async def create_server(config: DatabaseConfig, address: str = "127.0.0.1:0") -> RunningServer:
+    servicer = ResolverServicer(create_engine(config))
+    await servicer.start()
+    server = grpc.aio.server(options=[("grpc.max_send_message_length", 256 * 1024 * 1024)])
+    pb_grpc.add_ResolverServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        await servicer.close()
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, servicer, health_servicer)
+
+
+async def serve(config: DatabaseConfig, address: str) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    running = await create_server(config, address)
+    host = address.rsplit(":", 1)[0]
+    log.info("resolver for %s listening on %s:%d", config.describe(), host, running.port)
+    print(f"resolver {config.name} listening on {host}:{running.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        log.info("resolver for %s stopping", config.name)
+        await running.stop()

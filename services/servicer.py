@@ -1,0 +1,298 @@
+"""The resolver servicer: the contract's RPCs over one engine (SPEC §8).
+
+It checks every identifier against the introspected catalog, compiles, runs, and answers in the
+contract's canonical form. This module is the one place where dbmesh errors become gRPC statuses
+(`_rpc`): a `ResolverError` keeps its code and message, a driver exception goes through the
+engine's `map_error` first, anything else is INTERNAL without internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+import orjson
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
+from services.catalog import Catalog, Logical
+from services.compiler import CompiledQuery, compile_query
+from services.engines.base import Connection, Engine
+from services.errors import InvalidArgument, PermissionDenied, ResolverError, Unimplemented
+from services.transactions import Transactions, check_global_id
+from services.values import reader
+from services.writes import run_mutation
+
+__all__ = ["ResolverServicer"]
+
+log = logging.getLogger("dbmesh.resolver")
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+# A backstop past the engine's own statement timeout, for a database that does not answer at all.
+_GRACE_SECS = 0.5
+
+
+def _traceparent(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "traceparent":
+            return str(value)
+    return "-"
+
+
+def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
+    """Run an RPC under its deadline, log it with its trace context, and turn failures into
+    gRPC statuses."""
+
+    @functools.wraps(method)
+    async def wrapper(self: ResolverServicer, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        start = time.perf_counter()
+        remaining = context.time_remaining()
+        deadline = self.engine.timeout if remaining is None else min(self.engine.timeout, remaining)
+        outcome = "OK"
+        try:
+            async with asyncio.timeout(deadline + _GRACE_SECS):
+                return await method(self, request, context)
+        except ResolverError as exc:
+            outcome = exc.code.name
+            await context.abort(exc.code, exc.message)
+        except TimeoutError:
+            outcome = "DEADLINE_EXCEEDED"
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer within {deadline:g}s")
+        except asyncio.CancelledError:
+            outcome = "CANCELLED"
+            raise
+        except Exception as exc:
+            error = self.engine.map_error(exc)
+            outcome = error.code.name
+            if error.code == grpc.StatusCode.INTERNAL:
+                log.exception("%s failed", method.__name__)
+            await context.abort(error.code, error.message)
+        finally:
+            log.info(
+                "rpc=%s database=%s outcome=%s ms=%.1f traceparent=%s",
+                method.__name__,
+                self.engine.config.name,
+                outcome,
+                (time.perf_counter() - start) * 1000,
+                _traceparent(context),
+            )
+        raise AssertionError("unreachable")  # pragma: no cover - abort raises
+
+    return wrapper
+
+
+class ResolverServicer(pb_grpc.ResolverServicer):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.transactions = Transactions(engine, engine.timeout)
+        self._catalog: Catalog | None = None
+        self._catalog_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.engine.open()
+        self.transactions.start()
+
+    async def close(self) -> None:
+        await self.transactions.close()
+        await self.engine.close()
+
+    async def catalog(self, *, refresh: bool = False) -> Catalog:
+        """The introspected catalog; loaded on first use, so a service starts while its
+        database is down and answers UNAVAILABLE until it is up."""
+        if self._catalog is None or refresh:
+            async with self._catalog_lock:
+                if self._catalog is None or refresh:
+                    self._catalog = await self.engine.introspect()
+        return self._catalog
+
+    def _replica(self, replica: str) -> str:
+        if replica and replica not in self.engine.config.replicas:
+            raise InvalidArgument(f"unknown replica {replica!r} (configured: {list(self.engine.config.replicas)})")
+        return replica
+
+    # --- metadata ---------------------------------------------------------------------------
+
+    @_rpc
+    async def GetCapabilities(self, request: pb.GetCapabilitiesRequest, context: Any) -> pb.Capabilities:
+        engine = self.engine
+        return pb.Capabilities(
+            engine=engine.name,
+            database=engine.config.name,
+            read_only=engine.config.read_only,
+            transactions=not engine.config.read_only,
+            two_phase_commit=engine.two_phase_commit and not engine.config.read_only,
+            returning=True,
+            upsert=True,
+            max_parameters=engine.dialect.max_params,
+            operators=[op for op in pb.Operator.values() if op != pb.OPERATOR_UNSPECIFIED],
+            replicas=list(engine.config.replicas),
+        )
+
+    @_rpc
+    async def GetSchema(self, request: pb.GetSchemaRequest, context: Any) -> pb.Schema:
+        catalog = await self.catalog(refresh=True)
+        return pb.Schema(
+            collections=[
+                pb.Collection(
+                    name=c.name,
+                    is_view=c.is_view,
+                    columns=[
+                        pb.Column(
+                            name=col.name,
+                            db_type=col.db_type,
+                            type=int(col.logical),  # type: ignore[arg-type]
+                            nullable=col.nullable,
+                            scale=col.scale or 0,
+                        )
+                        for col in c.columns.values()
+                    ],
+                    primary_key=list(c.primary_key),
+                    unique_keys=[pb.UniqueKey(columns=list(k)) for k in c.unique_keys],
+                )
+                for c in catalog.collections.values()
+            ]
+        )
+
+    @_rpc
+    async def Status(self, request: pb.StatusRequest, context: Any) -> pb.StatusResponse:
+        status = await self.engine.status(self._replica(request.replica))
+        in_use, size = self.engine.pool_usage()
+        return pb.StatusResponse(
+            connected=status.connected,
+            latency_ms=status.latency_ms,
+            pool_in_use=in_use,
+            pool_size=size,
+            server_version=status.server_version,
+            error=status.error,
+            engine=self.engine.name,
+        )
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    @_rpc
+    async def Query(self, request: pb.QueryRequest, context: Any) -> pb.QueryResponse:
+        collection = (await self.catalog()).collection(request.collection)
+        compiled = compile_query(request, collection, self.engine.dialect)
+        readers = [reader(Logical(c.type), collection.column(c.name)) for c in request.columns]
+        replica = self._replica(request.replica)
+        if request.transaction_id:
+            async with self.transactions.use(request.transaction_id) as tx:
+                results, statements = await _run_reads(compiled, tx.conn, "")
+        elif compiled.statements:
+            async with self.engine.connection(replica) as conn:
+                results, statements = await _run_reads(compiled, conn, replica)
+        else:
+            results, statements = [], []
+        return pb.QueryResponse(row_sets=_row_sets(compiled, results, readers), statements=statements)
+
+    # --- writes and transactions ---------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self.engine.config.read_only:
+            raise PermissionDenied(f"database {self.engine.config.name!r} is read-only")
+
+    @_rpc
+    async def Mutate(self, request: pb.MutateRequest, context: Any) -> pb.MutateResponse:
+        self._writable()
+        collection = (await self.catalog()).collection(request.collection)
+        dialect = self.engine.dialect
+        if request.transaction_id:
+            async with self.transactions.use(request.transaction_id) as tx:
+                result = await run_mutation(request, collection, dialect, tx.conn)
+        else:
+            async with self.engine.connection() as conn:
+                await self.engine.begin(conn, "")
+                try:
+                    result = await run_mutation(request, collection, dialect, conn)
+                except BaseException:
+                    await self.engine.rollback(conn)
+                    raise
+                await self.engine.commit(conn)
+        return pb.MutateResponse(
+            affected_rows=result.affected,
+            returning=pb.RowSet(rows_json=orjson.dumps(result.rows), row_count=len(result.rows)),
+            statements=result.statements,
+        )
+
+    @_rpc
+    async def Begin(self, request: pb.BeginRequest, context: Any) -> pb.BeginResponse:
+        self._writable()
+        if request.global_id and not self.engine.two_phase_commit:
+            raise Unimplemented(f"{self.engine.name} cannot prepare transactions (no two-phase commit)")
+        return pb.BeginResponse(transaction_id=await self.transactions.begin(request.global_id))
+
+    @_rpc
+    async def Prepare(self, request: pb.PrepareRequest, context: Any) -> pb.PrepareResponse:
+        return pb.PrepareResponse(global_id=await self.transactions.prepare(request.transaction_id))
+
+    @_rpc
+    async def Commit(self, request: pb.CommitRequest, context: Any) -> pb.CommitResponse:
+        if request.WhichOneof("target") == "global_id":
+            await self.engine.commit_prepared(check_global_id(request.global_id))
+        else:
+            await self.transactions.end(request.transaction_id, commit=True)
+        return pb.CommitResponse()
+
+    @_rpc
+    async def Rollback(self, request: pb.RollbackRequest, context: Any) -> pb.RollbackResponse:
+        if request.WhichOneof("target") == "global_id":
+            await self.engine.rollback_prepared(check_global_id(request.global_id))
+        else:
+            await self.transactions.end(request.transaction_id, commit=False)
+        return pb.RollbackResponse()
+
+    @_rpc
+    async def Recover(self, request: pb.RecoverRequest, context: Any) -> pb.RecoverResponse:
+        prepared = await self.engine.recover()
+        return pb.RecoverResponse(
+            transactions=[pb.PreparedTransaction(global_id=g, prepared_at=at) for g, at in prepared]
+        )
+
+
+async def _run_reads(
+    compiled: CompiledQuery, conn: Connection, target: str
+) -> tuple[list[list[Sequence[Any]]], list[pb.Statement]]:
+    results = []
+    statements = []
+    for statement in compiled.statements:
+        start = time.perf_counter()
+        rows = await conn.fetch(statement.sql, statement.params)
+        elapsed = (time.perf_counter() - start) * 1000
+        results.append(rows)
+        statements.append(pb.Statement(sql=statement.sql, time_ms=elapsed, rows=len(rows), target=target))
+    return results, statements
+
+
+def _row_sets(
+    compiled: CompiledQuery, results: list[list[Sequence[Any]]], readers: list[Callable[[Any], Any]]
+) -> list[pb.RowSet]:
+    """One row set per variable set, in order (SPEC §8 batching)."""
+
+    def canonical(rows: Sequence[Sequence[Any]], skip: int) -> list[list[Any]]:
+        return [[r(v) for r, v in zip(readers, row[skip:], strict=True)] for row in rows]
+
+    def encode(rows: list[list[Any]]) -> pb.RowSet:
+        return pb.RowSet(rows_json=orjson.dumps(rows), row_count=len(rows))
+
+    if compiled.per_set:
+        return [encode(canonical(rows, 0)) for rows in results]
+    width = compiled.key_width
+    if width == 0:
+        shared = encode(canonical([row for rows in results for row in rows], 0))
+        return [shared] * compiled.set_count
+    buckets: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(list)
+    key_readers = compiled.key_readers
+    for rows in results:
+        for row in rows:
+            key = tuple(r(v) for r, v in zip(key_readers, row[:width], strict=True))
+            buckets[key].append([r(v) for r, v in zip(readers, row[width:], strict=True)])
+    return [encode(buckets.get(key, [])) if key is not None else encode([]) for key in compiled.set_keys]

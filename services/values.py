@@ -1,0 +1,205 @@
+"""Values between the contract and Python, in one canonical form whatever the engine (SPEC §8).
+
+`from_proto` turns a contract `Value` into a plain Python value whose type says what it is
+(Decimal for decimals, UUID for UUIDs, aware datetimes, `Json` for JSON documents). A dialect then
+binds it for a given column. `reader` turns what a driver returned for a column into the canonical
+form the service sends back: booleans as booleans (not 0/1), decimals as exact strings at the
+column's scale, UUIDs lower-case and hyphenated, timestamps ISO 8601 in UTC with a `Z`, dates
+YYYY-MM-DD, JSON as a JSON value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from services.catalog import ColumnInfo, Logical
+from services.errors import InvalidArgument
+
+__all__ = ["Json", "from_proto", "parse_datetime", "reader", "to_proto"]
+
+
+class Json(str):
+    """A JSON document as text, so that a dialect can tell it from a plain string."""
+
+
+def parse_datetime(text: str) -> datetime:
+    """ISO 8601 (a space instead of `T` and a trailing `Z` accepted); naive values are UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{text!r} is not an ISO 8601 timestamp") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def from_proto(value: pb.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null":
+        return None
+    raw = getattr(value, kind)
+    if kind in ("boolean", "int", "float", "string"):
+        return raw
+    if kind == "decimal":
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            raise InvalidArgument(f"{raw!r} is not a decimal") from None
+        if not number.is_finite():
+            raise InvalidArgument(f"{raw!r} is not a finite decimal")
+        return number
+    if kind == "uuid":
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise InvalidArgument(f"{raw!r} is not a UUID") from None
+    if kind == "datetime":
+        return parse_datetime(raw)
+    if kind == "date":
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise InvalidArgument(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if kind == "json":
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidArgument(f"{raw[:40]!r} is not a JSON document") from None
+        return Json(raw)
+    raise InvalidArgument(f"unsupported value kind {kind!r}")  # pragma: no cover - proto is closed
+
+
+def to_proto(value: Any) -> pb.Value:
+    """The inverse of `from_proto`, for clients and tests."""
+    if value is None:
+        return pb.Value(null=True)
+    if isinstance(value, bool):
+        return pb.Value(boolean=value)
+    if isinstance(value, int):
+        return pb.Value(int=value)
+    if isinstance(value, float):
+        return pb.Value(float=value)
+    if isinstance(value, Decimal):
+        return pb.Value(decimal=format(value, "f"))
+    if isinstance(value, uuid.UUID):
+        return pb.Value(uuid=str(value))
+    if isinstance(value, datetime):
+        return pb.Value(datetime=value.isoformat())
+    if isinstance(value, date):
+        return pb.Value(date=value.isoformat())
+    if isinstance(value, Json):
+        return pb.Value(json=str(value))
+    if isinstance(value, (dict, list)):
+        return pb.Value(json=orjson.dumps(value).decode())
+    return pb.Value(string=str(value))
+
+
+# --- reading: driver value -> canonical value ------------------------------------------------
+
+
+def _string(v: Any) -> Any:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, datetime):
+        return _datetime(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v if isinstance(v, str) else str(v)
+
+
+def _int(v: Any) -> int:
+    return int(v)
+
+
+def _float(v: Any) -> float:
+    return float(v)
+
+
+def _boolean(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "t", "true", "y", "yes", "on")
+    if isinstance(v, (bytes, bytearray)):  # MySQL BIT(1)
+        return any(v)
+    return bool(v)
+
+
+def _uuid(v: Any) -> str:
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, (bytes, bytearray)) and len(v) == 16:
+        return str(uuid.UUID(bytes=bytes(v)))
+    text = _string(v)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return str(text).lower()
+
+
+def _datetime(v: Any) -> str:
+    if isinstance(v, str):
+        v = parse_datetime(v)
+    elif not isinstance(v, datetime) and isinstance(v, date):
+        v = datetime(v.year, v.month, v.day, tzinfo=UTC)
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=UTC)
+    return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _date(v: Any) -> str:
+    if isinstance(v, datetime):
+        return v.date().isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    return date.fromisoformat(str(v)[:10]).isoformat()
+
+
+def _decimal(scale: int | None) -> Callable[[Any], str]:
+    quantum = Decimal(1).scaleb(-scale) if scale is not None else None
+
+    def read(v: Any) -> str:
+        # A float (SQLite stores NUMERIC as REAL) goes through its shortest repr, not its binary
+        # expansion, so 12.5 becomes "12.50" at scale 2 rather than 12.4999...
+        number = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        if quantum is not None:
+            number = number.quantize(quantum)
+        return format(number, "f")
+
+    return read
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, (bytes, bytearray, str)):
+        return orjson.loads(v)
+    return v
+
+
+_READERS: dict[Logical, Callable[[Any], Any]] = {
+    Logical.STRING: _string,
+    Logical.INT: _int,
+    Logical.FLOAT: _float,
+    Logical.BOOLEAN: _boolean,
+    Logical.UUID: _uuid,
+    Logical.DATETIME: _datetime,
+    Logical.DATE: _date,
+    Logical.JSON: _json,
+}
+
+
+def reader(logical: Logical, column: ColumnInfo) -> Callable[[Any], Any]:
+    """The function turning a driver's value of `column` into the canonical form of `logical`
+    (the column's own logical type when `logical` is UNSPECIFIED). NULL stays None."""
+    if logical == Logical.UNSPECIFIED:
+        logical = column.logical
+    read = _decimal(column.scale) if logical == Logical.DECIMAL else _READERS.get(logical, _string)
+
+    def read_nullable(v: Any) -> Any:
+        return None if v is None else read(v)
+
+    return read_nullable

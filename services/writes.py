@@ -1,0 +1,213 @@
+"""Compile and run a contract `MutateRequest`: insert, upsert, update, delete, with returning.
+
+Every write names its rows by a predicate or by values, all bound; an update or delete without a
+predicate is refused (a predicate that matches nothing changes nothing, and nothing widens a
+write beyond what its predicate matches). Where an engine cannot return rows from a statement
+(MariaDB's UPDATE), the rows are locked and named by primary key first, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from services.catalog import CollectionInfo, ColumnInfo, Logical
+from services.compiler import compile_predicate
+from services.dialects.base import Dialect, Params
+from services.engines.base import Connection
+from services.errors import InvalidArgument
+from services.values import from_proto, reader
+
+__all__ = ["WriteResult", "run_mutation"]
+
+
+@dataclass
+class WriteResult:
+    affected: int = 0
+    rows: list[list[Any]] = field(default_factory=list)
+    statements: list[pb.Statement] = field(default_factory=list)
+
+
+class _Runner:
+    """Runs statements on one connection, recording each for the trace."""
+
+    def __init__(self, conn: Connection, result: WriteResult) -> None:
+        self.conn = conn
+        self.result = result
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        start = time.perf_counter()
+        rows = await self.conn.fetch(sql, params)
+        self._record(sql, start, len(rows))
+        return rows
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        start = time.perf_counter()
+        count = await self.conn.execute(sql, params)
+        self._record(sql, start, count)
+        return count
+
+    def _record(self, sql: str, start: float, rows: int) -> None:
+        elapsed = (time.perf_counter() - start) * 1000
+        self.result.statements.append(pb.Statement(sql=sql, time_ms=elapsed, rows=rows))
+
+
+def _readers(returning: Sequence[pb.ColumnRef], collection: CollectionInfo) -> list[Callable[[Any], Any]]:
+    return [reader(Logical(c.type), collection.column(c.name)) for c in returning]
+
+
+def _predicate(expr: pb.Expression, what: str, d: Dialect, coll: CollectionInfo, params: Params) -> str:
+    where = compile_predicate(expr, d, coll, params) if expr.WhichOneof("kind") else None
+    if not where:
+        raise InvalidArgument(f"{what} on {coll.name!r} needs a predicate")
+    return where
+
+
+def _row_columns(rows: Sequence[pb.Row], collection: CollectionInfo) -> list[ColumnInfo]:
+    if not rows:
+        raise InvalidArgument(f"an insert into {collection.name!r} needs at least one row")
+    names = list(rows[0].values.keys())
+    for index, row in enumerate(rows):
+        if set(row.values.keys()) != set(names):
+            raise InvalidArgument(f"row {index} of the insert into {collection.name!r} has other columns than row 0")
+    if not names:
+        raise InvalidArgument(f"an insert into {collection.name!r} needs at least one column")
+    return [collection.column(n) for n in names]
+
+
+def _insert_sql(
+    d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], rows: Sequence[pb.Row], params: Params
+) -> str:
+    values = ", ".join(
+        "(" + ", ".join(params.bind(c, from_proto(row.values[c.name])) for c in columns) + ")" for row in rows
+    )
+    cols = ", ".join(d.column(c) for c in columns)
+    return f"INSERT INTO {d.quote(collection.name)} ({cols}) VALUES {values}"
+
+
+async def run_mutation(
+    request: pb.MutateRequest, collection: CollectionInfo, dialect: Dialect, conn: Connection
+) -> WriteResult:
+    """Run `request` on `conn` (inside a transaction the caller opened)."""
+    result = WriteResult()
+    runner = _Runner(conn, result)
+    returning = [collection.column(c.name) for c in request.returning]
+    read = _readers(request.returning, collection)
+    returning_sql = ", ".join(dialect.column(c) for c in returning)
+    operation = request.WhichOneof("operation")
+    if operation is None:
+        raise InvalidArgument("a mutation needs an operation (insert, upsert, update or delete)")
+    if collection.is_view:
+        raise InvalidArgument(f"{collection.name!r} is a view; writes go to tables")
+
+    async def run(sql: str, params: Params, returns: bool) -> None:
+        if returning and returns:
+            rows = await runner.fetch(f"{sql} RETURNING {returning_sql}", params.values)
+            result.affected += len(rows)
+            result.rows += [[r(v) for r, v in zip(read, row, strict=True)] for row in rows]
+        else:
+            result.affected += await runner.execute(sql, params.values)
+
+    if operation in ("insert", "upsert"):
+        op = getattr(request, operation)
+        columns = _row_columns(op.rows, collection)
+        suffix = ""
+        if operation == "upsert":
+            suffix = _upsert_suffix(dialect, collection, columns, op)
+        per_row = len(columns)
+        step = max(1, dialect.max_params // per_row)
+        for start in range(0, len(op.rows), step):
+            chunk = op.rows[start : start + step]
+            params = Params(dialect)
+            sql = _insert_sql(dialect, collection, columns, chunk, params)
+            before = result.affected
+            await run(sql + suffix, params, dialect.insert_returning)
+            if operation == "upsert":
+                result.affected = before + dialect.upsert_affected(result.affected - before, len(chunk))
+        if returning and not dialect.insert_returning:  # pragma: no cover - every engine returns
+            raise InvalidArgument(f"{dialect.name} cannot return rows from an insert")
+        return result
+
+    if operation == "update":
+        update = request.update
+        if not update.set:
+            raise InvalidArgument(f"an update of {collection.name!r} needs columns to set")
+        set_columns = [collection.column(name) for name in update.set]
+        if returning and not dialect.update_returning:
+            await _update_by_key(request, collection, dialect, runner, result, set_columns, read)
+            return result
+        params = Params(dialect)
+        assignments = ", ".join(
+            f"{dialect.column(c)} = {params.bind(c, from_proto(update.set[c.name]))}" for c in set_columns
+        )
+        where = _predicate(update.predicate, "an update", dialect, collection, params)
+        await run(f"UPDATE {dialect.quote(collection.name)} SET {assignments} WHERE {where}", params, True)
+        return result
+
+    params = Params(dialect)
+    where = _predicate(request.delete.predicate, "a delete", dialect, collection, params)
+    await run(f"DELETE FROM {dialect.quote(collection.name)} WHERE {where}", params, dialect.delete_returning)
+    return result
+
+
+def _upsert_suffix(d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert) -> str:
+    conflict = list(op.conflict_columns) or list(collection.primary_key)
+    if not conflict:
+        raise InvalidArgument(f"an upsert into {collection.name!r} needs conflict columns (it has no primary key)")
+    keys = [collection.column(c) for c in conflict]
+    named = {c.name for c in columns}
+    missing = [k.name for k in keys if k.name not in named]
+    if missing:
+        raise InvalidArgument(f"an upsert into {collection.name!r} must set its conflict columns {missing}")
+    if op.update_columns:
+        updates = [collection.column(c) for c in op.update_columns]
+    else:
+        updates = [c for c in columns if c.name not in set(conflict)]
+    return " " + d.upsert_clause(keys, updates)
+
+
+async def _update_by_key(
+    request: pb.MutateRequest,
+    collection: CollectionInfo,
+    d: Dialect,
+    runner: _Runner,
+    result: WriteResult,
+    set_columns: list[ColumnInfo],
+    read: list[Callable[[Any], Any]],
+) -> None:
+    """UPDATE ... RETURNING for engines without it: lock the matching rows, update them by primary
+    key, read them back by primary key, all on the caller's transaction."""
+    update = request.update
+    pk = [collection.column(k) for k in collection.primary_key]
+    if not pk:
+        raise InvalidArgument(f"returning from an update of {collection.name!r} needs a primary key on {d.name}")
+    if any(c.name in collection.primary_key for c in set_columns):
+        raise InvalidArgument(f"returning from an update that sets the primary key of {collection.name!r}")
+    params = Params(d)
+    where = _predicate(update.predicate, "an update", d, collection, params)
+    table = d.quote(collection.name)
+    pk_sql = [d.column(c) for c in pk]
+    order = ", ".join(pk_sql)
+    keys = [
+        tuple(row)
+        for row in await runner.fetch(
+            f"SELECT {', '.join(pk_sql)} FROM {table} WHERE {where} ORDER BY {order} FOR UPDATE",
+            params.values,
+        )
+    ]
+    if not keys:
+        return
+    params = Params(d)
+    assignments = ", ".join(f"{d.column(c)} = {params.bind(c, from_proto(update.set[c.name]))}" for c in set_columns)
+    in_keys = d.in_keys(pk, pk_sql, keys, params)
+    result.affected += await runner.execute(f"UPDATE {table} SET {assignments} WHERE {in_keys}", params.values)
+    params = Params(d)
+    returning_sql = ", ".join(d.column(collection.column(c.name)) for c in request.returning)
+    rows = await runner.fetch(
+        f"SELECT {returning_sql} FROM {table} WHERE {d.in_keys(pk, pk_sql, keys, params)} ORDER BY {order}",
+        params.values,
+    )
+    result.rows += [[r(v) for r, v in zip(read, row, strict=True)] for row in rows]
