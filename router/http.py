@@ -1,0 +1,188 @@
+"""The HTTP face of the router (SPEC §5), per the GraphQL-over-HTTP specification.
+
+- `POST /graphql` with a JSON body `{query, variables, operationName, extensions}`, and
+  `GET /graphql?query=...` (queries only). Responses are `application/graphql-response+json` when
+  the client accepts it, else `application/json`; `Accept` without either is 406, a POST body that
+  is not JSON 415/400.
+- Status codes: with `application/json`, every well-formed request gets 200 whatever its GraphQL
+  errors; with `application/graphql-response+json`, a request error (parse, validation, variables:
+  no `data`) gets 400. A body that is not a GraphQL request is 400 under both.
+- GraphiQL on `GET /graphql` for browsers (`Accept: text/html`), when `[router] graphiql` allows.
+- `GET /healthz` (alive), `GET /readyz` (config loaded and every database reachable or covered
+  by a live fallback; 503 otherwise), `GET /metrics` (Prometheus text format).
+- An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from router.metrics import CONTENT_TYPE
+from router.service import GraphQLRequest, Router
+
+__all__ = ["create_app"]
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def _json(body: Any, status: int = 200, media_type: str = JSON) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8")
+
+
+def _bad_request(message: str, status: int = 400, media_type: str = JSON) -> Response:
+    return _json({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}, status, media_type)
+
+
+def _accepted(accept: str | None) -> str | None:
+    """The response media type for an `Accept` header, or None when nothing we serve is accepted."""
+    if not accept:
+        return JSON
+    ranges = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranges.append((q, -position, media.lower()))
+    for q, _, media in sorted(ranges, reverse=True):
+        if q <= 0:
+            continue
+        if media in (GRAPHQL_RESPONSE, JSON):
+            return media
+        if media in ("*/*", "application/*"):
+            return JSON
+    return None
+
+
+def _wants_html(accept: str | None) -> bool:
+    return bool(accept) and "text/html" in (accept or "")
+
+
+def _request_from(payload: Any) -> GraphQLRequest | str:
+    """A GraphQL request from a decoded JSON object, or why it is not one."""
+    if not isinstance(payload, dict):
+        return "the request body must be a JSON object"
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return "the request must have a 'query' string"
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return "'variables' must be a JSON object"
+    operation = payload.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        return "'operationName' must be a string"
+    extensions = payload.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        return "'extensions' must be a JSON object"
+    return GraphQLRequest(query, variables, operation or None, extensions)
+
+
+def _decode_param(params: Mapping[str, str], name: str) -> Any:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    return orjson.loads(raw)
+
+
+def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
+    """The ASGI app serving `router`; with `manage_router` the app starts and stops it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_router:
+            await router.start()
+        try:
+            yield
+        finally:
+            if manage_router:
+                await router.stop()
+
+    app = FastAPI(title="dbmesh", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    graphiql_html = resources.files("router").joinpath("graphiql.html").read_text(encoding="utf-8")
+
+    async def run(request: GraphQLRequest, media: str, http_request: Request) -> Response:
+        header = http_request.headers.get("traceparent", "")
+        traceparent = header if _TRACEPARENT.fullmatch(header) else None
+        response = await router.execute(request, traceparent)
+        status = 400 if response.request_error and media == GRAPHQL_RESPONSE else 200
+        return _json(response.body, status, media)
+
+    @app.post("/graphql")
+    async def graphql_post(request: Request) -> Response:
+        media = _accepted(request.headers.get("accept"))
+        if media is None:
+            return _bad_request("Accept must allow application/graphql-response+json or application/json", 406)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            return _bad_request("Content-Type must be application/json", 415, media)
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _bad_request("the request body is not valid JSON", 400, media)
+        parsed = _request_from(payload)
+        if isinstance(parsed, str):
+            return _bad_request(parsed, 400, media)
+        return await run(parsed, media, request)
+
+    @app.get("/graphql")
+    async def graphql_get(request: Request) -> Response:
+        params = request.query_params
+        accept = request.headers.get("accept")
+        if "query" not in params and _wants_html(accept):
+            if not router.config.router.graphiql:
+                return _bad_request("GraphiQL is disabled", 404)
+            return HTMLResponse(graphiql_html)
+        media = _accepted(accept)
+        if media is None:
+            return _bad_request("Accept must allow application/graphql-response+json or application/json", 406)
+        try:
+            payload = {
+                "query": params.get("query"),
+                "variables": _decode_param(params, "variables"),
+                "operationName": params.get("operationName"),
+                "extensions": _decode_param(params, "extensions"),
+            }
+        except orjson.JSONDecodeError:
+            return _bad_request("'variables' and 'extensions' must be JSON", 400, media)
+        parsed = _request_from(payload)
+        if isinstance(parsed, str):
+            return _bad_request(parsed, 400, media)
+        if _is_mutation(parsed.query):
+            return _bad_request("mutations are not allowed over GET", 405, media)
+        return await run(parsed, media, request)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        problems = router.health.not_ready()
+        if problems:
+            return _json({"status": "unavailable", "problems": problems}, 503)
+        return _json({"status": "ready", "checked_at": time.time()})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(router.metrics.render(), media_type=CONTENT_TYPE)
+
+    return app
+
+
+def _is_mutation(query: str) -> bool:
+    return re.match(r"\s*mutation\b", query) is not None

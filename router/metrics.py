@@ -1,0 +1,67 @@
+"""Prometheus metrics of one router (SPEC §5 `/metrics`), in a registry of its own so that two
+routers in one process (tests) do not share counters.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_CIRCUIT = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "dbmesh_requests", "GraphQL requests by outcome (ok, partial, error).", ["outcome"], registry=r
+        )
+        self.request_seconds = Histogram("dbmesh_request_seconds", "GraphQL request latency.", registry=r)
+        self.fetch_seconds = Histogram(
+            "dbmesh_fetch_seconds", "Latency of fetches from each database.", ["database"], registry=r
+        )
+        self.fetch_errors = Counter(
+            "dbmesh_fetch_errors", "Failed fetches by database and error code.", ["database", "code"], registry=r
+        )
+        self.fallbacks = Counter(
+            "dbmesh_fallbacks", "Fetches served by a fallback database.", ["from_database", "to_database"], registry=r
+        )
+        self.circuit_state = Gauge(
+            "dbmesh_circuit_state", "Circuit breaker state: 0 closed, 1 half open, 2 open.", ["database"], registry=r
+        )
+        self.database_up = Gauge(
+            "dbmesh_database_up", "1 when the last probe reached the database.", ["database"], registry=r
+        )
+        self.pool_in_use = Gauge(
+            "dbmesh_pool_in_use", "Connections in use, as each resolver reports.", ["database"], registry=r
+        )
+        self.pool_size = Gauge("dbmesh_pool_size", "Pool size, as each resolver reports.", ["database"], registry=r)
+
+    def request(self, outcome: str, seconds: float) -> None:
+        self.requests.labels(outcome).inc()
+        self.request_seconds.observe(seconds)
+
+    def fetch(self, database: str, code: str, seconds: float) -> None:
+        if code == "ok":
+            self.fetch_seconds.labels(database).observe(seconds)
+        else:
+            self.fetch_errors.labels(database, code).inc()
+
+    def fallback(self, from_database: str, to_database: str) -> None:
+        self.fallbacks.labels(from_database, to_database).inc()
+
+    def circuit(self, database: str, state: str) -> None:
+        self.circuit_state.labels(database).set(_CIRCUIT[state])
+
+    def probe(self, database: str, up: bool, in_use: int, size: int) -> None:
+        self.database_up.labels(database).set(1 if up else 0)
+        if up:
+            self.pool_in_use.labels(database).set(in_use)
+            self.pool_size.labels(database).set(size)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

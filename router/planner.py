@@ -1,0 +1,403 @@
+"""Turn a validated GraphQL operation into a `Plan` (see `router.plan`). No network.
+
+Fields are collected the way the GraphQL spec's CollectFields does (fragments, inline fragments,
+`@skip`/`@include`, fields with one response key merged), then each database-served field becomes
+a fetch: only the requested columns plus the join keys its relations need are fetched, and each
+relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListValueNode,
+    NullValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Undefined,
+    ValueNode,
+    VariableNode,
+    value_from_ast,
+)
+from graphql.language import get_location
+
+from dbmesh.schema.model import FieldSource, ObjectType
+from router.plan import (
+    BatchedJoin,
+    ColumnSpec,
+    Fetch,
+    FieldSelection,
+    Node,
+    Parallel,
+    Plan,
+    Sequence,
+    VarRef,
+    Virtual,
+)
+from router.schema import DATABASE_STATUS, SchemaIndex
+
+__all__ = ["Planner", "directive_variables", "get_operation"]
+
+INTROSPECTION_FIELDS = ("__schema", "__type")
+
+
+def get_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == operation_name), None)
+
+
+def directive_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Variables used by `@skip`/`@include` anywhere: the only ones a plan depends on."""
+    names: list[str] = []
+
+    def visit(selection_set: SelectionSetNode | None) -> None:
+        for sel in selection_set.selections if selection_set else ():
+            for directive in sel.directives or ():
+                for arg in directive.arguments or ():
+                    if isinstance(arg.value, VariableNode) and arg.value.name.value not in names:
+                        names.append(arg.value.name.value)
+            visit(getattr(sel, "selection_set", None))
+
+    for definition in document.definitions:
+        visit(getattr(definition, "selection_set", None))
+    return tuple(sorted(names))
+
+
+def _included(node: Any, variables: Mapping[str, Any]) -> bool:
+    for directive in node.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        value: Any = False
+        for arg in directive.arguments or ():
+            if arg.name.value == "if":
+                literal = arg.value
+                value = (
+                    variables.get(literal.name.value)
+                    if isinstance(literal, VariableNode)
+                    else getattr(literal, "value", False)
+                )
+        if name == "skip" and value is True:
+            return False
+        if name == "include" and value is not True:
+            return False
+    return True
+
+
+class _Collector:
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]) -> None:
+        self.fragments = fragments
+        self.variables = variables
+
+    def collect(self, type_name: str, selection_sets: Iterable[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
+        """Response key -> the field nodes merged under it, in first-appearance order."""
+        out: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            self._visit(type_name, selection_set, out, set())
+        return out
+
+    def _visit(
+        self, type_name: str, selection_set: SelectionSetNode | None, out: dict[str, list[FieldNode]], seen: set[str]
+    ) -> None:
+        for sel in selection_set.selections if selection_set else ():
+            if not _included(sel, self.variables):
+                continue
+            if isinstance(sel, FieldNode):
+                key = sel.alias.value if sel.alias else sel.name.value
+                out.setdefault(key, []).append(sel)
+            elif isinstance(sel, InlineFragmentNode):
+                if sel.type_condition is None or sel.type_condition.name.value == type_name:
+                    self._visit(type_name, sel.selection_set, out, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                fragment = self.fragments.get(name)
+                if name in seen or fragment is None:
+                    continue
+                seen.add(name)
+                if fragment.type_condition.name.value == type_name:
+                    self._visit(type_name, fragment.selection_set, out, seen)
+
+
+def _template(node: ValueNode, type_: GraphQLInputType) -> Any:
+    """An argument value with literals coerced and variables left as `VarRef`s."""
+    if isinstance(node, VariableNode):
+        return VarRef(node.name.value)
+    if isinstance(node, NullValueNode):
+        return None
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLList):
+        item_type = inner.of_type
+        if isinstance(node, ListValueNode):
+            return [_template(v, item_type) for v in node.values]
+        return [_template(node, item_type)]
+    if isinstance(inner, GraphQLInputObjectType) and isinstance(node, ObjectValueNode):
+        return {f.name.value: _template(f.value, inner.fields[f.name.value].type) for f in node.fields}
+    return value_from_ast(node, inner)
+
+
+def _arguments(field_def: GraphQLField, nodes: list[FieldNode]) -> tuple[tuple[str, Any], ...]:
+    provided = {a.name.value: a.value for a in nodes[0].arguments or ()}
+    out: list[tuple[str, Any]] = []
+    for name, arg in field_def.args.items():
+        if name in provided:
+            out.append((name, _template(provided[name], arg.type)))
+        elif arg.default_value is not Undefined:
+            out.append((name, arg.default_value))
+    return tuple(out)
+
+
+def _located(selection: FieldSelection, node: FieldNode) -> FieldSelection:
+    """`selection` with the document position of `node` (for error `locations`)."""
+    if node.loc is None:
+        return selection
+    where = get_location(node.loc.source, node.loc.start)
+    return replace(selection, line=where.line, column=where.column)
+
+
+def _tree(first: Node, children: list[Node]) -> Node:
+    if not children:
+        return first
+    return Sequence((first, children[0] if len(children) == 1 else Parallel(tuple(children))))
+
+
+class _Planning:
+    """The state of planning one operation."""
+
+    def __init__(self, schema: GraphQLSchema, index: SchemaIndex, collector: _Collector) -> None:
+        self.schema = schema
+        self.index = index
+        self.collector = collector
+        self.ids = itertools.count(1)
+        self.nodes: dict[int, Fetch | BatchedJoin | Virtual] = {}
+        self.introspection = False
+
+    def graphql_field(self, type_name: str, field_name: str) -> GraphQLField:
+        graphql_type = self.schema.get_type(type_name)
+        assert isinstance(graphql_type, GraphQLObjectType)
+        found: GraphQLField = graphql_type.fields[field_name]
+        return found
+
+    def object_selections(
+        self,
+        target: ObjectType,
+        nodes: list[FieldNode],
+        fetch_id: int,
+        columns: list[ColumnSpec],
+        path: tuple[str, ...],
+    ) -> tuple[tuple[FieldSelection, ...], list[Node]]:
+        """The selections of `target` objects read from fetch `fetch_id` (whose `columns` grow
+        with what they need), and the nodes of the relations they select."""
+
+        def column(name: str, scalar: str) -> int:
+            for position, spec in enumerate(columns):
+                if spec.name == name:
+                    return position
+            columns.append(ColumnSpec(name, scalar))
+            return len(columns) - 1
+
+        selections: list[FieldSelection] = []
+        children: list[Node] = []
+        collected = self.collector.collect(target.name, (n.selection_set for n in nodes))
+        for key, field_nodes in collected.items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                selections.append(FieldSelection(key, "typename", name, target.name, False, typename=target.name))
+                continue
+            before = len(selections)
+            binding = self.index.binding(target.name, name)
+            if binding.kind in ("column", "last_sync"):
+                assert binding.column is not None
+                index = column(binding.column.name, binding.column.scalar.value)
+                selections.append(FieldSelection(key, "column", name, target.name, binding.column.nullable, index))
+            elif binding.kind == "source_database":
+                selections.append(FieldSelection(key, "source_database", name, target.name, False))
+            elif binding.kind == "is_stale":
+                assert target.last_sync_column is not None
+                index = column(target.last_sync_column, "DateTime")
+                seconds = target.max_staleness.total_seconds()
+                selections.append(
+                    FieldSelection(key, "is_stale", name, target.name, True, index, max_staleness_secs=seconds)
+                )
+            else:
+                relation = binding.relation
+                assert relation is not None
+                child_type = self.index.model.types[relation.target]
+                join = []
+                scalars = []
+                for target_column, source_column in relation.join:
+                    source = target.column(source_column)
+                    assert source is not None
+                    join.append((target_column, column(source_column, source.scalar.value)))
+                    scalars.append(source.scalar.value)
+                child, child_selections = self.fetch(
+                    child_type,
+                    relation.source,
+                    field_nodes,
+                    self.graphql_field(target.name, name),
+                    (*path, key),
+                    relation.many,
+                    target.name,
+                    parent=(fetch_id, tuple(join), tuple(scalars)),
+                )
+                children.append(child)
+                child_id = child.nodes[0].id if isinstance(child, Sequence) else child.id  # type: ignore[union-attr]
+                selections.append(
+                    FieldSelection(
+                        key,
+                        "relation",
+                        name,
+                        target.name,
+                        True,
+                        fetch=child_id,
+                        many=relation.many,
+                        item_nullable=relation.item_nullable,
+                        selections=child_selections,
+                    )
+                )
+            selections[before:] = [_located(sel, field_nodes[0]) for sel in selections[before:]]
+        return tuple(selections), children
+
+    def fetch(
+        self,
+        target: ObjectType,
+        source: FieldSource,
+        nodes: list[FieldNode],
+        field_def: GraphQLField,
+        path: tuple[str, ...],
+        many: bool,
+        owner: str,
+        parent: tuple[int, tuple[tuple[str, int], ...], tuple[str, ...]] | None = None,
+    ) -> tuple[Node, tuple[FieldSelection, ...]]:
+        fetch_id = next(self.ids)
+        columns: list[ColumnSpec] = []
+        selections, children = self.object_selections(target, nodes, fetch_id, columns, path)
+        common: dict[str, Any] = {
+            "id": fetch_id,
+            "path": path,
+            "field": nodes[0].name.value,
+            "owner": owner,
+            "type": target.name,
+            "database": source.database,
+            "fallbacks": source.fallbacks,
+            "fallback_on": tuple(sorted(source.fallback_on)),
+            "affinity": source.affinity,
+            "collection": target.table,
+            "columns": tuple(columns),
+            "many": many,
+            "arguments": _arguments(field_def, nodes),
+        }
+        node: Fetch | BatchedJoin
+        if parent is None:
+            node = Fetch(**common)
+        else:
+            node = BatchedJoin(**common, parent=parent[0], join=parent[1], join_scalars=parent[2])
+        self.nodes[fetch_id] = node
+        return _tree(node, children), selections
+
+    def virtual(
+        self, target: ObjectType, nodes: list[FieldNode], field_def: GraphQLField, key: str
+    ) -> tuple[Node, FieldSelection]:
+        virtual_id = next(self.ids)
+        columns = [ColumnSpec(c.name, c.scalar.value) for c in target.columns]
+        root = self.index.roots[nodes[0].name.value]
+        by_column = {a.name: a.graphql_name for a in root.arguments}
+        provided = dict(_arguments(field_def, nodes))
+        arguments = tuple((c.name, provided.get(by_column.get(c.name, ""))) for c in columns)
+        selections, children = self.object_selections(target, nodes, virtual_id, columns, (key,))
+        node = Virtual(virtual_id, (key,), target.name, tuple(columns), arguments)
+        self.nodes[virtual_id] = node
+        selection = FieldSelection(
+            key, "root", root.graphql_name, "Query", True, fetch=virtual_id, selections=selections
+        )
+        return _tree(node, children), selection
+
+    def root(self, key: str, nodes: list[FieldNode]) -> tuple[Node | None, FieldSelection]:
+        name = nodes[0].name.value
+        if name == "__typename":
+            return None, FieldSelection(key, "typename", name, "Query", False, typename="Query")
+        if name in INTROSPECTION_FIELDS:
+            self.introspection = True
+            return None, FieldSelection(key, "introspection", name, "Query")
+        if name == DATABASE_STATUS:
+            fields = self.collector.collect("DatabaseStatus", (n.selection_set for n in nodes))
+            status_fields = tuple(
+                FieldSelection(k, "typename", "__typename", "DatabaseStatus", False, typename="DatabaseStatus")
+                if f[0].name.value == "__typename"
+                else FieldSelection(k, "status_field", f[0].name.value, "DatabaseStatus")
+                for k, f in fields.items()
+            )
+            return None, FieldSelection(key, "database_status", name, "Query", False, selections=status_fields)
+        root = self.index.roots[name]
+        target = self.index.model.types[root.target]
+        field_def = self.graphql_field("Query", name)
+        if root.source is None:
+            return self.virtual(target, nodes, field_def, key)
+        node, selections = self.fetch(target, root.source, nodes, field_def, (key,), root.many, "Query")
+        fetch_id = node.nodes[0].id if isinstance(node, Sequence) else node.id  # type: ignore[union-attr]
+        return node, FieldSelection(
+            key,
+            "root",
+            name,
+            "Query",
+            True,
+            fetch=fetch_id,
+            many=root.many,
+            item_nullable=root.item_nullable,
+            selections=selections,
+        )
+
+
+class Planner:
+    def __init__(self, schema: GraphQLSchema, index: SchemaIndex) -> None:
+        self.schema = schema
+        self.index = index
+
+    def plan(self, document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]) -> Plan:
+        """The plan of a VALIDATED document. `variables` (coerced) decide `@skip`/`@include`."""
+        operation = get_operation(document, operation_name)
+        if operation is None:
+            raise ValueError("no such operation")  # validated documents always have one
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        planning = _Planning(self.schema, self.index, _Collector(fragments, variables))
+        roots = planning.collector.collect("Query", [operation.selection_set])
+        nodes: list[Node] = []
+        selections: list[FieldSelection] = []
+        for key, field_nodes in roots.items():
+            node, selection = planning.root(key, field_nodes)
+            selection = _located(selection, field_nodes[0])
+            if node is not None:
+                nodes.append(node)
+            selections.append(selection)
+        root: Node | None = None
+        if len(nodes) == 1:
+            root = nodes[0]
+        elif nodes:
+            root = Parallel(tuple(nodes))
+        fetch_count = sum(1 for n in planning.nodes.values() if not isinstance(n, Virtual))
+        return Plan(
+            operation.operation.value,
+            root,
+            tuple(selections),
+            fetch_count,
+            planning.introspection,
+            planning.nodes,
+        )

@@ -1,0 +1,254 @@
+"""Turn a planned fetch and its request-time argument values into a contract `QueryRequest`.
+
+Declared arguments filter by their column and operator (SPEC §4), `where` becomes the predicate
+tree, `orderBy` the order, `limit`/`offset` the paging. Values are typed by their GraphQL scalar
+(an `ID` that is a UUID travels as a UUID, a `Decimal` as an exact decimal, ...). Anything the
+databases could not take is a `BadUserInput` naming the argument.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from graphql import Undefined
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
+from router.errors import BadUserInput
+from router.plan import BatchedJoin, Fetch, VarRef
+
+__all__ = ["LOGICAL", "build_request", "key_variables", "resolve_arguments", "to_value"]
+
+LOGICAL = {
+    "ID": pb.LOGICAL_TYPE_UUID,
+    "String": pb.LOGICAL_TYPE_STRING,
+    "Int": pb.LOGICAL_TYPE_INT,
+    "Float": pb.LOGICAL_TYPE_FLOAT,
+    "Boolean": pb.LOGICAL_TYPE_BOOLEAN,
+    "DateTime": pb.LOGICAL_TYPE_DATETIME,
+    "Date": pb.LOGICAL_TYPE_DATE,
+    "Decimal": pb.LOGICAL_TYPE_DECIMAL,
+    "JSON": pb.LOGICAL_TYPE_JSON,
+}
+
+_OPERATORS = {
+    "eq": pb.OPERATOR_EQ,
+    "neq": pb.OPERATOR_NEQ,
+    "gt": pb.OPERATOR_GT,
+    "gte": pb.OPERATOR_GTE,
+    "lt": pb.OPERATOR_LT,
+    "lte": pb.OPERATOR_LTE,
+    "in": pb.OPERATOR_IN,
+    "nin": pb.OPERATOR_NIN,
+    "like": pb.OPERATOR_LIKE,
+    "ilike": pb.OPERATOR_ILIKE,
+    "is_null": pb.OPERATOR_IS_NULL,
+    "year": pb.OPERATOR_YEAR,
+}
+
+
+def resolve_arguments(template: Any, variables: Mapping[str, Any]) -> Any:
+    """An argument template with its variables replaced; an unset variable is `Undefined`."""
+    if isinstance(template, VarRef):
+        return variables.get(template.name, Undefined)
+    if isinstance(template, list):
+        return [None if (v := resolve_arguments(t, variables)) is Undefined else v for t in template]
+    if isinstance(template, dict):
+        resolved = {k: resolve_arguments(t, variables) for k, t in template.items()}
+        return {k: v for k, v in resolved.items() if v is not Undefined}
+    return template
+
+
+def to_value(value: Any, scalar: str) -> pb.Value:
+    """A GraphQL value of `scalar` as a contract value."""
+    if value is None:
+        return pb.Value(null=True)
+    if scalar == "ID":
+        text = str(value)
+        try:
+            return pb.Value(uuid=str(uuid.UUID(text)))
+        except ValueError:
+            return pb.Value(string=text)
+    if scalar == "Int":
+        return pb.Value(int=int(value))
+    if scalar == "Float":
+        return pb.Value(float=float(value))
+    if scalar == "Boolean":
+        return pb.Value(boolean=bool(value))
+    if scalar == "DateTime":
+        return pb.Value(datetime=str(value))
+    if scalar == "Date":
+        return pb.Value(date=str(value))
+    if scalar == "Decimal":
+        return pb.Value(decimal=str(value))
+    if scalar == "JSON":
+        return pb.Value(json=orjson.dumps(value).decode())
+    return pb.Value(string=str(value))
+
+
+def _comparison(column: str, operator: int, operand: pb.Operand) -> pb.Expression:
+    return pb.Expression(comparison=pb.Comparison(column=column, operator=operator, operand=operand))  # type: ignore[arg-type]
+
+
+def _group(kind: str, expressions: list[pb.Expression]) -> pb.Expression:
+    """An `and` / `or` expression (Python keywords, hence getattr)."""
+    expr = pb.Expression()
+    group = getattr(expr, kind)
+    group.SetInParent()
+    group.expressions.extend(expressions)
+    return expr
+
+
+def _negation(inner: pb.Expression) -> pb.Expression:
+    expr = pb.Expression()
+    getattr(expr, "not").expression.CopyFrom(inner)
+    return expr
+
+
+def _conjunction(expressions: list[pb.Expression]) -> pb.Expression | None:
+    if not expressions:
+        return None
+    if len(expressions) == 1:
+        return expressions[0]
+    return _group("and", expressions)
+
+
+class _Where:
+    """`where` input -> predicate tree, over the columns of one object type."""
+
+    def __init__(self, target: ObjectType, field: str) -> None:
+        self.columns = {c.graphql_name: c for c in target.columns}
+        self.field = field
+
+    def expression(self, where: Mapping[str, Any], path: str) -> pb.Expression | None:
+        parts: list[pb.Expression] = []
+        for key, value in where.items():
+            if value is None:
+                continue
+            if key == "_and":
+                parts += [e for i, w in enumerate(value) if (e := self.expression(w, f"{path}._and[{i}]"))]
+            elif key == "_or":
+                branches = [self.expression(w, f"{path}._or[{i}]") for i, w in enumerate(value)]
+                # An empty branch matches everything, so the whole OR does.
+                if all(b is not None for b in branches):
+                    parts.append(_group("or", [b for b in branches if b is not None]))
+            elif key == "_not":
+                inner = self.expression(value, f"{path}._not")
+                parts.append(_negation(inner or _group("and", [])))
+            else:
+                parts += self.comparisons(key, value, f"{path}.{key}")
+        return _conjunction(parts)
+
+    def comparisons(self, key: str, ops: Mapping[str, Any], path: str) -> list[pb.Expression]:
+        column = self.columns[key]
+        scalar = column.scalar.value
+        out = []
+        for op, value in ops.items():
+            name = op.lstrip("_")
+            if value is None and name not in ("eq", "neq"):
+                if name in ("in", "nin", "is_null", "like", "ilike"):
+                    continue
+                raise BadUserInput(f"{self.field}: {path}.{op} cannot be null")
+            if name in ("in", "nin"):
+                operand = pb.Operand(list=pb.ValueList(values=[to_value(v, scalar) for v in value]))
+            elif name == "is_null":
+                operand = pb.Operand(value=pb.Value(boolean=bool(value)))
+            elif name in ("like", "ilike"):
+                operand = pb.Operand(value=pb.Value(string=str(value)))
+            else:
+                operand = pb.Operand(value=to_value(value, scalar))
+            out.append(_comparison(column.name, _OPERATORS[name], operand))
+        return out
+
+
+def _filter(arg: Argument, value: Any, field: str) -> pb.Expression | None:
+    if value is None:
+        return None
+    column = arg.column or arg.name
+    if arg.operator in ("in", "nin") or arg.is_list:
+        values = value if isinstance(value, list) else [value]
+        operand = pb.Operand(list=pb.ValueList(values=[to_value(v, arg.scalar.value) for v in values]))
+        return _comparison(column, _OPERATORS["nin" if arg.operator == "nin" else "in"], operand)
+    if arg.operator == "year":
+        return _comparison(column, pb.OPERATOR_YEAR, pb.Operand(value=pb.Value(int=int(value))))
+    if arg.operator == "is_null":
+        return _comparison(column, pb.OPERATOR_IS_NULL, pb.Operand(value=pb.Value(boolean=bool(value))))
+    if arg.operator in ("like", "ilike"):
+        return _comparison(column, _OPERATORS[arg.operator], pb.Operand(value=pb.Value(string=str(value))))
+    return _comparison(column, _OPERATORS[arg.operator], pb.Operand(value=to_value(value, arg.scalar.value)))
+
+
+def _order_by(target: ObjectType, items: list[Mapping[str, str]], field: str) -> list[pb.OrderBy]:
+    columns = {c.graphql_name: c.name for c in target.columns}
+    order = []
+    for i, item in enumerate(items):
+        if len(item) != 1:
+            named = ", ".join(item) or "none"
+            raise BadUserInput(f"{field}: orderBy[{i}] must name exactly one field (got {named})")
+        ((key, direction),) = item.items()
+        order.append(
+            pb.OrderBy(column=columns[key], direction=pb.DIRECTION_DESC if direction == "DESC" else pb.DIRECTION_ASC)
+        )
+    return order
+
+
+def _page(name: str, value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if value < 0:
+        raise BadUserInput(f"{field}: {name} must not be negative (got {value})")
+    return int(value)
+
+
+def build_request(
+    node: Fetch | BatchedJoin,
+    declared: Mapping[str, Argument],
+    target: ObjectType,
+    arguments: Mapping[str, Any],
+) -> pb.QueryRequest:
+    """The request for `node` given its resolved `arguments` (GraphQL name -> value)."""
+    field = ".".join(node.path)
+    predicates: list[pb.Expression] = []
+    order: list[pb.OrderBy] = []
+    limit = offset = None
+    for name, value in arguments.items():
+        arg = declared.get(name)
+        if arg is not None and arg.kind == ArgumentKind.FILTER:
+            if (expr := _filter(arg, value, field)) is not None:
+                predicates.append(expr)
+        elif name == "limit":
+            limit = _page("limit", value, field)
+        elif name == "offset":
+            offset = _page("offset", value, field)
+        elif name == "where" and value:
+            if (expr := _Where(target, field).expression(value, "where")) is not None:
+                predicates.append(expr)
+        elif name == "orderBy" and value:
+            order = _order_by(target, value, field)
+    request = pb.QueryRequest(
+        collection=node.collection,
+        columns=[pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar]) for c in node.columns],
+        order_by=order,
+    )
+    if isinstance(node, BatchedJoin):
+        predicates.extend(
+            _comparison(column, pb.OPERATOR_EQ, pb.Operand(variable=f"k{i}")) for i, (column, _) in enumerate(node.join)
+        )
+    if (predicate := _conjunction(predicates)) is not None:
+        request.predicate.CopyFrom(predicate)
+    if limit is not None:
+        request.limit = limit
+    if offset is not None:
+        request.offset = offset
+    return request
+
+
+def key_variables(keys: list[tuple[Any, ...]], scalars: tuple[str, ...]) -> list[pb.VariableSet]:
+    """One variable set per parent key: `k0`, `k1`, ... for the join's columns."""
+    return [
+        pb.VariableSet(values={f"k{i}": to_value(v, s) for i, (v, s) in enumerate(zip(key, scalars, strict=True))})
+        for key in keys
+    ]

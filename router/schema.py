@@ -1,0 +1,267 @@
+"""Build the GraphQL schema the router serves from the schema model (SPEC §4, §6).
+
+Every object type becomes a GraphQL object type with its columns, its consistency fields and its
+relations. Relations and database-served root fields are nullable whatever their annotation (their
+database can be down, their row missing: SPEC §4, §5 partial results); list items keep their
+non-null-ness. Every list field takes `where`, `orderBy`, `limit` and `offset`. `databaseStatus`
+is built in. `SchemaIndex` maps each GraphQL field back to what serves it, for the planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
+)
+
+from dbmesh.schema.model import (
+    MISSING,
+    Argument,
+    ArgumentKind,
+    Column,
+    ObjectType,
+    Relation,
+    RootField,
+    Scalar,
+    SchemaModel,
+)
+from router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
+
+__all__ = ["DATABASE_STATUS", "FieldBinding", "SchemaIndex", "build_graphql_schema"]
+
+DATABASE_STATUS = "databaseStatus"
+
+_SCALARS: dict[Scalar, GraphQLScalarType] = {
+    Scalar.STRING: GraphQLString,
+    Scalar.INT: GraphQLInt,
+    Scalar.FLOAT: GraphQLFloat,
+    Scalar.BOOLEAN: GraphQLBoolean,
+    Scalar.ID: GraphQLID,
+    Scalar.DATETIME: DateTimeScalar,
+    Scalar.DATE: DateScalar,
+    Scalar.DECIMAL: DecimalScalar,
+    Scalar.JSON: JSONScalar,
+}
+
+# Which `where` operators each scalar's comparison input offers.
+_ORDERED = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null")
+_OPERATORS: dict[Scalar, tuple[str, ...]] = {
+    Scalar.STRING: (*_ORDERED, "_like", "_ilike"),
+    Scalar.INT: _ORDERED,
+    Scalar.FLOAT: _ORDERED,
+    Scalar.ID: ("_eq", "_neq", "_in", "_nin", "_is_null"),
+    Scalar.DATETIME: _ORDERED,
+    Scalar.DATE: _ORDERED,
+    Scalar.DECIMAL: _ORDERED,
+    Scalar.BOOLEAN: ("_eq", "_neq", "_is_null"),
+    Scalar.JSON: ("_is_null",),
+}
+
+BindingKind = Literal["column", "relation", "source_database", "last_sync", "is_stale"]
+
+
+@dataclass(frozen=True)
+class FieldBinding:
+    """What serves one field of an object type."""
+
+    kind: BindingKind
+    column: Column | None = None
+    relation: Relation | None = None
+
+
+@dataclass
+class SchemaIndex:
+    model: SchemaModel
+    fields: dict[tuple[str, str], FieldBinding] = field(default_factory=dict)
+    roots: dict[str, RootField] = field(default_factory=dict)
+
+    def binding(self, type_name: str, field_name: str) -> FieldBinding:
+        return self.fields[(type_name, field_name)]
+
+
+def _graphql_default(value: Any) -> Any:
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_graphql_default(v) for v in value]
+    return value
+
+
+class _Builder:
+    def __init__(self, model: SchemaModel) -> None:
+        self.model = model
+        self.index = SchemaIndex(model)
+        self.objects: dict[str, GraphQLObjectType] = {}
+        self.inputs: dict[str, GraphQLInputObjectType] = {}
+        self.direction = GraphQLEnumType(
+            "OrderDirection",
+            {"ASC": "ASC", "DESC": "DESC"},
+            description="ASC sorts NULLs last, DESC sorts them first, on every engine.",
+        )
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def comparison(self, scalar: Scalar) -> GraphQLInputObjectType:
+        name = f"{_SCALARS[scalar].name}Comparison"
+        if name not in self.inputs:
+            graphql_scalar = _SCALARS[scalar]
+            fields: dict[str, GraphQLInputField] = {}
+            for op in _OPERATORS[scalar]:
+                if op in ("_in", "_nin"):
+                    fields[op] = GraphQLInputField(GraphQLList(GraphQLNonNull(graphql_scalar)))
+                elif op == "_is_null":
+                    fields[op] = GraphQLInputField(GraphQLBoolean)
+                else:
+                    fields[op] = GraphQLInputField(graphql_scalar)
+            self.inputs[name] = GraphQLInputObjectType(name, fields)
+        return self.inputs[name]
+
+    def where(self, obj: ObjectType) -> GraphQLInputObjectType:
+        name = f"{obj.name}Where"
+        if name not in self.inputs:
+
+            def fields() -> dict[str, GraphQLInputField]:
+                result = {c.graphql_name: GraphQLInputField(self.comparison(c.scalar)) for c in obj.columns}
+                this = self.inputs[name]
+                result["_and"] = GraphQLInputField(GraphQLList(GraphQLNonNull(this)))
+                result["_or"] = GraphQLInputField(GraphQLList(GraphQLNonNull(this)))
+                result["_not"] = GraphQLInputField(this)
+                return result
+
+            self.inputs[name] = GraphQLInputObjectType(
+                name, fields, description=f"A filter on {obj.name}; fields combine with AND."
+            )
+        return self.inputs[name]
+
+    def order_by(self, obj: ObjectType) -> GraphQLInputObjectType:
+        name = f"{obj.name}OrderBy"
+        if name not in self.inputs:
+            fields = {c.graphql_name: GraphQLInputField(self.direction) for c in obj.columns}
+            self.inputs[name] = GraphQLInputObjectType(
+                name, fields, description=f"One sort key of {obj.name}: exactly one field per item."
+            )
+        return self.inputs[name]
+
+    def arguments(self, target: ObjectType, many: bool, declared: tuple[Argument, ...]) -> dict[str, GraphQLArgument]:
+        args: dict[str, GraphQLArgument] = {}
+        for arg in declared:
+            if arg.kind in (ArgumentKind.LIMIT, ArgumentKind.OFFSET):
+                base: GraphQLInputType = GraphQLInt
+            else:
+                base = _SCALARS[arg.scalar]
+            if arg.is_list:
+                base = GraphQLList(GraphQLNonNull(base))
+            arg_type: GraphQLInputType = base if arg.nullable else GraphQLNonNull(base)  # type: ignore[arg-type]
+            default = _graphql_default(arg.default) if arg.default is not MISSING else None
+            if arg.default is not MISSING:
+                args[arg.graphql_name] = GraphQLArgument(arg_type, default_value=default)
+            else:
+                args[arg.graphql_name] = GraphQLArgument(arg_type)
+        if many:
+            args.setdefault("where", GraphQLArgument(self.where(target)))
+            args.setdefault("orderBy", GraphQLArgument(GraphQLList(GraphQLNonNull(self.order_by(target)))))
+            args.setdefault("limit", GraphQLArgument(GraphQLInt))
+            args.setdefault("offset", GraphQLArgument(GraphQLInt))
+        return args
+
+    # --- outputs ------------------------------------------------------------------------------
+
+    def served_type(self, target: str, many: bool, item_nullable: bool) -> GraphQLOutputType:
+        """A relation's or database-served root field's type: always nullable."""
+        obj = self.objects[target]
+        if many:
+            return GraphQLList(obj if item_nullable else GraphQLNonNull(obj))
+        return obj
+
+    def object_type(self, obj: ObjectType) -> GraphQLObjectType:
+        def fields() -> dict[str, GraphQLField]:
+            result: dict[str, GraphQLField] = {}
+            for column in obj.columns:
+                graphql_type: GraphQLOutputType = _SCALARS[column.scalar]
+                result[column.graphql_name] = GraphQLField(
+                    graphql_type if column.nullable else GraphQLNonNull(graphql_type)  # type: ignore[arg-type]
+                )
+                kind: BindingKind = "last_sync" if column.name == obj.last_sync_column else "column"
+                self.index.fields[(obj.name, column.graphql_name)] = FieldBinding(kind, column=column)
+            if obj.has_source_database:
+                result["sourceDatabase"] = GraphQLField(
+                    GraphQLNonNull(GraphQLString), description="The database that served this object."
+                )
+                self.index.fields[(obj.name, "sourceDatabase")] = FieldBinding("source_database")
+            if obj.has_is_stale:
+                result["isStale"] = GraphQLField(
+                    GraphQLBoolean, description=f"lastSync is older than {obj.max_staleness} (null when unknown)."
+                )
+                self.index.fields[(obj.name, "isStale")] = FieldBinding("is_stale")
+            for rel in obj.relations:
+                target = self.model.types[rel.target]
+                result[rel.graphql_name] = GraphQLField(
+                    self.served_type(rel.target, rel.many, rel.item_nullable),
+                    self.arguments(target, rel.many, rel.arguments),
+                    description=rel.description,
+                )
+                self.index.fields[(obj.name, rel.graphql_name)] = FieldBinding("relation", relation=rel)
+            return result
+
+        return GraphQLObjectType(obj.name, fields, description=obj.description)
+
+    def database_status(self) -> GraphQLObjectType:
+        return GraphQLObjectType(
+            "DatabaseStatus",
+            {
+                "name": GraphQLField(GraphQLNonNull(GraphQLString)),
+                "engine": GraphQLField(GraphQLNonNull(GraphQLString)),
+                "connected": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+                "latency_ms": GraphQLField(GraphQLFloat, description="The last probe's round trip, in ms."),
+                "last_check": GraphQLField(DateTimeScalar, description="When the last probe finished."),
+                "circuit": GraphQLField(GraphQLNonNull(GraphQLString), description="closed, open or half_open."),
+                "error": GraphQLField(GraphQLString),
+            },
+            description="A configured database, from the router's background probes (SPEC §6).",
+        )
+
+    def build(self) -> tuple[GraphQLSchema, SchemaIndex]:
+        for obj in self.model.types.values():
+            self.objects[obj.name] = self.object_type(obj)
+        query_fields: dict[str, GraphQLField] = {}
+        for root in self.model.query:
+            target = self.model.types[root.target]
+            if root.source is None:  # composite: a virtual object built from the arguments
+                root_type: GraphQLOutputType = self.objects[root.target]
+            else:
+                root_type = self.served_type(root.target, root.many, root.item_nullable)
+            query_fields[root.graphql_name] = GraphQLField(
+                root_type, self.arguments(target, root.many, root.arguments), description=root.description
+            )
+            self.index.roots[root.graphql_name] = root
+        query_fields[DATABASE_STATUS] = GraphQLField(
+            GraphQLNonNull(GraphQLList(GraphQLNonNull(self.database_status()))),
+            description="Every configured database, as the background probes last saw it.",
+        )
+        query = GraphQLObjectType("Query", query_fields)
+        schema = GraphQLSchema(query, types=list(self.objects.values()))
+        return schema, self.index
+
+
+def build_graphql_schema(model: SchemaModel) -> tuple[GraphQLSchema, SchemaIndex]:
+    return _Builder(model).build()

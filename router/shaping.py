@@ -1,0 +1,155 @@
+"""Build the response `data` from what the fetches returned, following the plan's selections.
+
+Response keys (aliases), `__typename`, nested relations joined by key, consistency fields and
+`databaseStatus` are filled here. A failed fetch nulls only the fields it serves, with ONE error
+per failed fetch at the first path it nulled (SPEC §5). A null in a non-null field propagates to
+the nearest nullable parent, as the GraphQL spec requires ("Cannot return null for non-nullable
+field ..."), with an error at the field's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from router.errors import FetchError, RouterError
+from router.executor import Outcome
+from router.plan import BatchedJoin, FieldSelection, Plan
+
+__all__ = ["Shaper"]
+
+Path = list[str | int]
+
+
+class _NonNull(Exception):
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _is_stale(last_sync: Any, max_staleness_secs: float, now: datetime) -> bool | None:
+    if last_sync is None:
+        return None
+    synced = datetime.fromisoformat(str(last_sync))
+    if synced.tzinfo is None:
+        synced = synced.replace(tzinfo=UTC)
+    return (now - synced).total_seconds() > max_staleness_secs
+
+
+class Shaper:
+    def __init__(self, plan: Plan, outcomes: Mapping[int, Outcome], status: Sequence[Mapping[str, Any]]) -> None:
+        self.plan = plan
+        self.outcomes = outcomes
+        self.status = status
+        self.now = datetime.now(UTC)
+        self.errors: list[dict[str, Any]] = []
+        self._reported: set[int] = set()
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def _error(self, message: str, path: Path, selection: FieldSelection, extensions: dict[str, Any]) -> None:
+        error: dict[str, Any] = {"message": message, "path": path}
+        if selection.line:
+            error["locations"] = [{"line": selection.line, "column": selection.column}]
+        error["extensions"] = extensions
+        self.errors.append(error)
+
+    def _fetch_failed(self, fetch: int, error: RouterError, path: Path, selection: FieldSelection) -> None:
+        if fetch in self._reported:
+            return
+        self._reported.add(fetch)
+        extensions: dict[str, Any] = {"code": error.code}
+        if isinstance(error, FetchError):
+            extensions["database"] = error.database
+            tried = [a.database for a in error.attempts]
+            if len(tried) > 1:
+                extensions["tried"] = tried
+        self._error(error.message, path, selection, extensions)
+
+    def _null(self, exc: _NonNull, selection: FieldSelection) -> None:
+        self._error(exc.message, exc.path, selection, {"code": "INTERNAL_SERVER_ERROR"})
+
+    # --- shaping --------------------------------------------------------------------------------
+
+    def data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for s in self.plan.selections:
+            if s.kind == "typename":
+                out[s.key] = s.typename
+            elif s.kind == "database_status":
+                out[s.key] = [self._status(entry, s.selections) for entry in self.status]
+            elif s.kind == "root":
+                out[s.key] = self._root(s)
+            # introspection fields are answered by graphql-core (router.service)
+        return out
+
+    def _status(self, entry: Mapping[str, Any], selections: tuple[FieldSelection, ...]) -> dict[str, Any]:
+        return {s.key: (s.typename if s.kind == "typename" else entry[s.field]) for s in selections}
+
+    def _root(self, s: FieldSelection) -> Any:
+        outcome = self.outcomes.get(s.fetch)
+        path: Path = [s.key]
+        if outcome is None:
+            return None
+        if outcome.error is not None:
+            self._fetch_failed(s.fetch, outcome.error, path, s)
+            return None
+        try:
+            return self._items(outcome.rows, s, path)
+        except _NonNull as exc:
+            self._null(exc, s)
+            return None
+
+    def _items(self, rows: list[list[Any]], s: FieldSelection, path: Path) -> Any:
+        if not s.many:
+            return self._object(rows[0], s.selections, path) if rows else None
+        items: list[Any] = []
+        for i, row in enumerate(rows):
+            try:
+                items.append(self._object(row, s.selections, [*path, i]))
+            except _NonNull as exc:
+                if not s.item_nullable:
+                    raise
+                self._null(exc, s)
+                items.append(None)
+        return items
+
+    def _object(self, row: list[Any], selections: tuple[FieldSelection, ...], path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for s in selections:
+            kind = s.kind
+            if kind == "column":
+                value = row[s.index]
+                if value is None and not s.nullable:
+                    raise _NonNull(
+                        [*path, s.key], f"Cannot return null for non-nullable field {s.parent_type}.{s.field}."
+                    )
+                out[s.key] = value
+            elif kind == "relation":
+                out[s.key] = self._relation(row, s, [*path, s.key])
+            elif kind == "typename":
+                out[s.key] = s.typename
+            elif kind == "source_database":
+                out[s.key] = row[-1]
+            elif kind == "is_stale":
+                out[s.key] = _is_stale(row[s.index], s.max_staleness_secs, self.now)
+        return out
+
+    def _relation(self, row: list[Any], s: FieldSelection, path: Path) -> Any:
+        outcome = self.outcomes.get(s.fetch)
+        if outcome is None:
+            return None
+        if outcome.error is not None:
+            self._fetch_failed(s.fetch, outcome.error, path, s)
+            return None
+        node = self.plan.nodes[s.fetch]
+        assert isinstance(node, BatchedJoin)
+        key = tuple(row[index] for _, index in node.join)
+        rows = outcome.by_key.get(key, [])
+        try:
+            return self._items(rows, s, path)
+        except _NonNull as exc:
+            self._null(exc, s)
+            return None

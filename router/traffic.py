@@ -1,0 +1,123 @@
+"""Per-database traffic policy, in one object (SPEC §7): deadlines, the circuit breaker, read
+replicas and fallback chains. The executor asks `Traffic.query` for rows and never handles
+retries itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dbmesh.config import Config
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from router.breaker import CircuitBreaker
+from router.errors import CircuitOpen, FetchError
+from router.metrics import Metrics
+from router.resolvers import ResolverClient
+
+__all__ = ["Attempt", "Served", "Traffic"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    database: str
+    error: FetchError
+
+
+@dataclass
+class Served:
+    """A response, the database that served it, and the failed attempts before it."""
+
+    response: pb.QueryResponse
+    database: str
+    replica: str = ""
+    failed: list[Attempt] = field(default_factory=list)
+
+    @property
+    def fallback_from(self) -> str | None:
+        return self.failed[0].database if self.failed else None
+
+
+class Traffic:
+    def __init__(self, config: Config, metrics: Metrics) -> None:
+        router = config.router
+        self.config = config
+        self.metrics = metrics
+        self.clients: dict[str, ResolverClient] = {d.name: ResolverClient(d) for d in config.databases}
+        self.breakers: dict[str, CircuitBreaker] = {
+            d.name: CircuitBreaker(router.breaker_failures, router.breaker_reset_secs) for d in config.databases
+        }
+        # Replica address -> healthy, kept by the health probes.
+        self.replica_health: dict[str, dict[str, bool]] = {d.name: {} for d in config.databases}
+        self._replica_turn = {d.name: itertools.count() for d in config.databases}
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.close()
+
+    def _replica(self, database: str) -> str:
+        healthy = [r for r, ok in self.replica_health[database].items() if ok]
+        if not healthy:
+            return ""
+        return healthy[next(self._replica_turn[database]) % len(healthy)]
+
+    async def call(self, database: str, request: pb.QueryRequest, traceparent: str | None) -> pb.QueryResponse:
+        """One call to `database`, through its circuit breaker."""
+        breaker = self.breakers[database]
+        if not breaker.allow():
+            self.metrics.fetch(database, "circuit_open", 0.0)
+            raise CircuitOpen(database)
+        start = time.perf_counter()
+        try:
+            response = await self.clients[database].query(request, traceparent)
+        except FetchError as exc:
+            self.metrics.fetch(database, exc.code, time.perf_counter() - start)
+            if exc.unavailable:
+                breaker.failure()
+                self.metrics.circuit(database, breaker.state)
+            raise
+        self.metrics.fetch(database, "ok", time.perf_counter() - start)
+        if breaker.state != "closed":
+            breaker.success()
+            self.metrics.circuit(database, breaker.state)
+        return response
+
+    async def query(
+        self,
+        chain: Sequence[str],
+        request: pb.QueryRequest,
+        traceparent: str | None,
+        affinity: str = "read_primary",
+    ) -> Served:
+        """The first answer along `chain` (a database, then its fallbacks in order): a database
+        that is unavailable passes the request on; any other failure is final."""
+        failed: list[Attempt] = []
+        for position, database in enumerate(chain):
+            if affinity == "read_replica" and (replica := self._replica(database)):
+                replicated = pb.QueryRequest()
+                replicated.CopyFrom(request)
+                replicated.replica = replica
+                try:
+                    response = await self.clients[database].query(replicated, traceparent)
+                    return Served(response, database, replica, failed)
+                except FetchError as exc:
+                    if not exc.unavailable:
+                        raise
+                    self.replica_health[database][replica] = False  # the next probe may restore it
+            try:
+                response = await self.call(database, request, traceparent)
+            except FetchError as exc:
+                if not exc.unavailable or position == len(chain) - 1:
+                    exc.attempts = [*failed, Attempt(database, exc)]
+                    raise
+                failed.append(Attempt(database, exc))
+                continue
+            if failed:
+                self.metrics.fallback(failed[0].database, database)
+            return Served(response, database, "", failed)
+        raise AssertionError("empty fallback chain")  # pragma: no cover
+
+    def status_targets(self) -> Mapping[str, ResolverClient]:
+        return self.clients
