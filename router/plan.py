@@ -29,6 +29,7 @@ __all__ = [
     "Sequence",
     "VarRef",
     "Virtual",
+    "describe_plan",
     "plan_to_json",
 ]
 
@@ -189,3 +190,50 @@ def plan_to_json(plan: Plan, *, with_selections: bool = False) -> dict[str, Any]
     if with_selections:
         out["selections"] = _json(plan.selections)
     return out
+
+
+def _describe_args(arguments: tuple[tuple[str, Any], ...]) -> str:
+    if not arguments:
+        return ""
+    shown = ", ".join(f"{k}: {_render(v)}" for k, v in arguments)
+    return f"({shown})"
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, VarRef):
+        return f"${value.name}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_render(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def describe_plan(plan: Plan) -> str:
+    """The plan as an indented tree, for people (`dbmesh plan`)."""
+    lines = [f"{plan.operation}: {plan.fetch_count} fetch{'es' if plan.fetch_count != 1 else ''}"]
+
+    def walk(node: Node | None, indent: str) -> None:
+        if node is None:
+            return
+        if isinstance(node, (Parallel, Sequence)):
+            lines.append(f"{indent}{node.kind}")
+            for child in node.nodes:
+                walk(child, indent + "  ")
+            return
+        path = ".".join(node.path)
+        if isinstance(node, Virtual):
+            lines.append(f"{indent}Virtual #{node.id} {path}: {node.type}{_describe_args(node.arguments)}")
+            return
+        columns = ", ".join(c.name for c in node.columns)
+        chain = " -> ".join((node.database, *node.fallbacks))
+        target = f"{chain}.{node.collection}[{columns}]"
+        args = _describe_args(node.arguments)
+        if isinstance(node, BatchedJoin):
+            on = ", ".join(f"{t} = #{node.parent}[{i}]" for t, i in node.join)
+            lines.append(f"{indent}BatchedJoin #{node.id} {path}{args}: {target} on {on}")
+        else:
+            lines.append(f"{indent}Fetch #{node.id} {path}{args}: {target}")
+
+    walk(plan.root, "  ")
+    return "\n".join(lines)

@@ -34,6 +34,7 @@ from graphql.error import GraphQLSyntaxError
 
 from dbmesh.config import Config
 from dbmesh.errors import SchemaError
+from dbmesh.schema.check import schema_problems, served_types
 from dbmesh.schema.model import SchemaModel
 from router.depth import query_depth
 from router.errors import FetchError
@@ -145,36 +146,18 @@ class Router:
 
     async def check_schema(self) -> None:
         """Refuse to start when a database lacks a table or column a type it serves needs
-        (SPEC §4: a fallback database must have the table too). Databases that cannot be reached
-        now are checked by nobody: a warning says so."""
-        served: dict[str, dict[str, str]] = {}  # database -> type -> what serves it
-        for root in self.model.query:
-            if root.source:
-                for db in (root.source.database, *root.source.fallbacks):
-                    served.setdefault(db, {}).setdefault(root.target, f"Query.{root.name}")
-        for obj in self.model.types.values():
-            for rel in obj.relations:
-                for db in (rel.source.database, *rel.source.fallbacks):
-                    served.setdefault(db, {}).setdefault(rel.target, f"{obj.name}.{rel.name}")
-        for database, types in served.items():
+        (a fallback database must have it too). A database that cannot be reached now is not
+        checked: a warning says so."""
+        for database in served_types(self.model):
             try:
                 schema = await self.traffic.clients[database].schema()
             except FetchError as exc:
                 log.warning("cannot check the schema of %s now: %s", database, exc.message)
                 continue
             tables = {c.name: {col.name for col in c.columns} for c in schema.collections}
-            for type_name, via in types.items():
-                obj = self.model.types[type_name]
-                if obj.table not in tables:
-                    raise SchemaError(
-                        f"{type_name} (served by {via}): database {database!r} has no table {obj.table!r}"
-                    )
-                missing = [c.name for c in obj.columns if c.name not in tables[obj.table]]
-                if missing:
-                    raise SchemaError(
-                        f"{type_name} (served by {via}): table {obj.table!r} in database {database!r} "
-                        f"has no column {', '.join(repr(m) for m in missing)}"
-                    )
+            problems = schema_problems(self.model, database, tables)
+            if problems:
+                raise SchemaError(problems[0])
 
     # --- requests -------------------------------------------------------------------------------
 

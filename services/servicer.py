@@ -37,6 +37,9 @@ Request = TypeVar("Request")
 Response = TypeVar("Response")
 Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
 
+# Calls that read or write data are logged at INFO; probes and metadata at DEBUG.
+_DATA_RPCS = frozenset({"Query", "Mutate", "Begin", "Prepare", "Commit", "Rollback", "Recover"})
+
 # A backstop past the engine's own statement timeout, for a database that does not answer at all.
 _GRACE_SECS = 0.5
 
@@ -77,7 +80,9 @@ def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
                 log.exception("%s failed", method.__name__)
             await context.abort(error.code, error.message)
         finally:
-            log.info(
+            level = logging.INFO if method.__name__ in _DATA_RPCS or outcome != "OK" else logging.DEBUG
+            log.log(
+                level,
                 "rpc=%s database=%s outcome=%s ms=%.1f traceparent=%s",
                 method.__name__,
                 self.engine.config.name,

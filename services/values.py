@@ -135,7 +135,7 @@ def _uuid(v: Any) -> str:
         return str(v)
     if isinstance(v, (bytes, bytearray)) and len(v) == 16:
         return str(uuid.UUID(bytes=bytes(v)))
-    text = _string(v)
+    text = str(_string(v))
     try:
         return str(uuid.UUID(text))
     except ValueError:
@@ -143,13 +143,14 @@ def _uuid(v: Any) -> str:
 
 
 def _datetime(v: Any) -> str:
+    moment: datetime
     if isinstance(v, str):
-        v = parse_datetime(v)
-    elif not isinstance(v, datetime) and isinstance(v, date):
-        v = datetime(v.year, v.month, v.day, tzinfo=UTC)
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=UTC)
-    return v.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        moment = parse_datetime(v)
+    elif isinstance(v, datetime):
+        moment = v if v.tzinfo else v.replace(tzinfo=UTC)
+    else:
+        moment = datetime(v.year, v.month, v.day, tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _date(v: Any) -> str:

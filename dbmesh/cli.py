@@ -1,0 +1,113 @@
+"""The `dbmesh` command (SPEC §2): up, router, resolver, demo, check, plan, health.
+
+Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
+file, key or line), never a traceback: `main` is the single place exceptions become that line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from dbmesh.errors import DbmeshError
+
+__all__ = ["main"]
+
+log = logging.getLogger("dbmesh")
+
+
+class UsageError(DbmeshError):
+    """A command-line mistake the parser could not catch."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbmesh", description="One GraphQL API in front of many databases (PostgreSQL, MySQL, SQLite)."
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser, schema: bool = True) -> None:
+        p.add_argument("-c", "--config", required=True, help="the TOML configuration (SPEC §3)")
+        if schema:
+            p.add_argument("-s", "--schema", required=True, help="the schema module (SPEC §4)")
+
+    def with_address(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="router address (default: [router] host, else 127.0.0.1)")
+        p.add_argument("--port", type=int, help="router port (default: [router] port, else 8000)")
+
+    up = commands.add_parser("up", help="start a resolver per database and the router")
+    with_config(up)
+    with_address(up)
+
+    router = commands.add_parser("router", help="the router alone (resolvers at their `resolver` keys)")
+    with_config(router)
+    with_address(router)
+
+    resolver = commands.add_parser("resolver", help="one resolver service for one database")
+    with_config(resolver, schema=False)
+    resolver.add_argument("--database", required=True, help="the configured database it serves")
+    resolver.add_argument("--listen", help="host:port (default: the database's `resolver` key)")
+
+    demo = commands.add_parser("demo", help="serve sample SQLite databases with an example schema")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data", default=".dbmesh-demo", help="where the sample databases go (default .dbmesh-demo)")
+
+    check = commands.add_parser("check", help="validate config and schema, connect to every database")
+    with_config(check)
+    check.add_argument("--offline", action="store_true", help="validate without connecting")
+
+    plan = commands.add_parser("plan", help="print the query plan of a query without running it")
+    with_config(plan)
+    plan.add_argument("query", help="the GraphQL query text, or @FILE to read it from a file")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+    health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
+    target = health.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="a router's /healthz or /readyz URL")
+    target.add_argument("--resolver", help="a resolver's host:port (gRPC health check)")
+    health.add_argument("--timeout", type=float, default=3.0)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dbmesh import commands
+
+    if args.command == "resolver":
+        return asyncio.run(commands.resolver(args.config, args.database, args.listen))
+    if args.command == "router":
+        return asyncio.run(commands.router(args.config, args.schema, args.host, args.port))
+    if args.command == "up":
+        return asyncio.run(commands.up(args.config, args.schema, args.host, args.port))
+    if args.command == "demo":
+        return asyncio.run(commands.demo(args.data, args.host, args.port))
+    if args.command == "check":
+        return asyncio.run(commands.check(args.config, args.schema, offline=args.offline))
+    if args.command == "plan":
+        return commands.plan(args.config, args.schema, args.query, as_json=args.json)
+    if args.command == "health":
+        return asyncio.run(commands.health(args.url, args.resolver, args.timeout))
+    raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _run(args)
+    except DbmeshError as exc:
+        print(f"dbmesh: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"dbmesh: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,287 @@
+"""What each `dbmesh` command does (SPEC §2). `dbmesh.cli` parses arguments and prints errors;
+these functions do the work and raise `DbmeshError`s for the user's mistakes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from dbmesh.config import Config, DatabaseConfig, load_config
+from dbmesh.errors import ConfigError, DbmeshError
+from dbmesh.schema import SchemaModel, load_schema
+
+__all__ = ["check", "demo", "health", "plan", "resolver", "router", "up"]
+
+log = logging.getLogger("dbmesh")
+
+
+def _load(config_path: str, schema_path: str) -> tuple[Config, SchemaModel]:
+    config = load_config(config_path)
+    model = load_schema(schema_path, [d.name for d in config.databases])
+    return config, model
+
+
+def _with_resolvers(config: Config, addresses: dict[str, str]) -> Config:
+    databases = tuple(d.with_resolver(addresses[d.name]) if d.name in addresses else d for d in config.databases)
+    return dataclasses.replace(config, databases=databases)
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DbmeshError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def _stop_signal() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _quiet_server_class() -> type[Any]:
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn without its own SIGINT/SIGTERM handlers: `dbmesh` stops it (and its resolvers)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return QuietServer
+
+
+async def serve_router(
+    config: Config,
+    model: SchemaModel,
+    host: str | None,
+    port: int | None,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serve the router until `stop` is set; `on_ready` gets the GraphQL URL once it listens."""
+    import uvicorn
+
+    from router import Router, create_app
+
+    _QuietServer = _quiet_server_class()
+
+    host = host or config.router.host
+    port = config.router.port if port is None else port
+    sock = _listen_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    core = Router(config, model)
+    await core.start()
+    server = _QuietServer(
+        uvicorn.Config(create_app(core, manage_router=False), log_level="warning", lifespan="on", access_log=False)
+    )
+    serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving.done():
+                await serving
+                raise DbmeshError(f"the router could not start on {host}:{bound_port}")
+            await asyncio.sleep(0.02)
+        shown = f"[{host}]" if ":" in host else host
+        if on_ready is not None:
+            ready = on_ready(f"http://{shown}:{bound_port}/graphql")
+            if ready is not None:
+                await ready
+        waiter = asyncio.get_running_loop().create_task(stop.wait())
+        await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+        await core.stop()
+        sock.close()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def resolver(config_path: str, database: str, listen: str | None) -> int:
+    from services import serve
+
+    config = load_config(config_path)
+    db = config.database(database)
+    address = listen or db.resolver
+    if not address:
+        raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")
+    await serve(db, address)
+    return 0
+
+
+async def router(config_path: str, schema_path: str, host: str | None, port: int | None) -> int:
+    config, model = _load(config_path, schema_path)
+    missing = [d.name for d in config.databases if not d.resolver]
+    if missing:
+        raise ConfigError(
+            f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh router needs one per database)"
+        )
+    stop = await _stop_signal()
+
+    def ready(url: str) -> None:
+        print(f"dbmesh router serving {url}", flush=True)
+
+    await serve_router(config, model, host, port, stop, ready)
+    return 0
+
+
+async def up(
+    config_path: str,
+    schema_path: str,
+    host: str | None,
+    port: int | None,
+    *,
+    banner: Callable[[str], None] | None = None,
+) -> int:
+    from dbmesh.supervisor import Supervisor
+
+    config, model = _load(config_path, schema_path)
+    stop = await _stop_signal()
+    supervisor = Supervisor(config_path, config)
+    try:
+        addresses = await supervisor.start()
+        config = _with_resolvers(config, addresses)
+
+        def ready(url: str) -> None:
+            print(f"dbmesh is serving {url}", flush=True)
+            if banner:
+                banner(url)
+
+        await serve_router(config, model, host, port, stop, ready)
+    finally:
+        await supervisor.stop()
+    return 0
+
+
+async def demo(data_dir: str, host: str, port: int) -> int:
+    from dbmesh.demo import EXAMPLE_QUERY, prepare
+
+    config_path, schema_path = prepare(Path(data_dir))
+
+    def banner(url: str) -> None:
+        print(f"\nOpen {url} in a browser (GraphiQL), or try:\n", flush=True)
+        body = json.dumps({"query": EXAMPLE_QUERY, "variables": {"id": "00000000-0000-4000-8000-000000000001"}})
+        print(f"curl -s {url} -H 'content-type: application/json' -d '{body}'\n", flush=True)
+
+    return await up(str(config_path), str(schema_path), host, port, banner=banner)
+
+
+async def check(config_path: str, schema_path: str, *, offline: bool) -> int:
+    """One line per database; exit 1 on any problem (SPEC §2)."""
+    from dbmesh.schema.check import schema_problems
+
+    config, model = _load(config_path, schema_path)
+    for warning in model.warnings:
+        print(f"warning: {warning}")
+    if offline:
+        for db in config.databases:
+            print(f"ok    {db.describe()}: configuration valid (not connected: --offline)")
+        print(f"ok    schema {schema_path}: {len(model.types)} types, {len(model.query)} root fields")
+        return 0
+    failed = False
+    results = await asyncio.gather(*(_check_database(db) for db in config.databases))
+    for db, (error, tables) in zip(config.databases, results, strict=True):
+        if error:
+            failed = True
+            print(f"FAIL  {db.describe()}: {error}")
+            continue
+        problems = schema_problems(model, db.name, tables)
+        if problems:
+            failed = True
+            print(
+                f"FAIL  {db.describe()}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            )
+        else:
+            print(f"ok    {db.describe()}: connected, {len(tables)} tables and views")
+    return 1 if failed else 0
+
+
+async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set[str]]]:
+    from services.engines import create_engine
+    from services.errors import ResolverError
+
+    engine = create_engine(db)
+    try:
+        await engine.open()
+        status = await engine.status()
+        if not status.connected:
+            return status.error or "not reachable", {}
+        catalog = await engine.introspect()
+        return None, {name: set(c.columns) for name, c in catalog.collections.items()}
+    except ResolverError as exc:
+        return exc.message, {}
+    except Exception as exc:
+        return engine.map_error(exc).message, {}
+    finally:
+        await engine.close()
+
+
+def plan(config_path: str, schema_path: str, query: str, *, as_json: bool) -> int:
+    from router.plan import describe_plan, plan_to_json
+    from router.service import Router
+
+    if query.startswith("@"):
+        try:
+            query = Path(query[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DbmeshError(f"{query[1:]}: {exc.strerror}") from None
+    config, model = _load(config_path, schema_path)
+    placeholder = {d.name: d.resolver or "127.0.0.1:1" for d in config.databases}
+    core = Router(_with_resolvers(config, placeholder), model)
+    try:
+        the_plan = core.plan(query)
+    except ValueError as exc:
+        raise DbmeshError(f"query: {exc}") from None
+    if as_json:
+        print(json.dumps(plan_to_json(the_plan, with_selections=True), indent=2))
+    else:
+        print(describe_plan(the_plan))
+    return 0
+
+
+async def health(url: str | None, resolver_address: str | None, timeout: float) -> int:  # noqa: ASYNC109
+    if url:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            raise DbmeshError(f"{url}: {exc}") from None
+        if response.status_code != 200:
+            raise DbmeshError(f"{url}: HTTP {response.status_code}")
+        return 0
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    assert resolver_address is not None
+    async with grpc.aio.insecure_channel(resolver_address) as channel:
+        try:
+            answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise DbmeshError(f"resolver {resolver_address}: {exc.code().name}") from None
+    if answer.status != health_pb2.HealthCheckResponse.SERVING:
+        raise DbmeshError(f"resolver {resolver_address}: not serving")
+    return 0
