@@ -47,7 +47,13 @@ class RunningServer:
 async def create_server(config: DatabaseConfig, address: str = "127.0.0.1:0") -> RunningServer:
     servicer = ResolverServicer(create_engine(config))
     await servicer.start()
-    server = grpc.aio.server(options=[("grpc.max_send_message_length", 256 * 1024 * 1024)])
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_send_message_length", 256 * 1024 * 1024),
+            # A batch of 100,000 UUID keys is a ~5 MB request; the default limit is 4 MB.
+            ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+        ]
+    )
     pb_grpc.add_ResolverServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

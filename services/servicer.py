@@ -282,8 +282,10 @@ def _row_sets(
 ) -> list[pb.RowSet]:
     """One row set per variable set, in order (SPEC §8 batching)."""
 
+    end = len(readers)  # a request for no columns selects a constant: not a column
+
     def canonical(rows: Sequence[Sequence[Any]], skip: int) -> list[list[Any]]:
-        return [[r(v) for r, v in zip(readers, row[skip:], strict=True)] for row in rows]
+        return [[r(v) for r, v in zip(readers, row[skip : skip + end], strict=True)] for row in rows]
 
     def encode(rows: list[list[Any]]) -> pb.RowSet:
         return pb.RowSet(rows_json=orjson.dumps(rows), row_count=len(rows))
@@ -299,5 +301,5 @@ def _row_sets(
     for rows in results:
         for row in rows:
             key = tuple(r(v) for r, v in zip(key_readers, row[:width], strict=True))
-            buckets[key].append([r(v) for r, v in zip(readers, row[width:], strict=True)])
+            buckets[key].append([r(v) for r, v in zip(readers, row[width : width + end], strict=True)])
     return [encode(buckets.get(key, [])) if key is not None else encode([]) for key in compiled.set_keys]

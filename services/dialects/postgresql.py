@@ -18,8 +18,7 @@ naive UTC datetimes for `timestamp`, date, JSON as text, bool, int, float, str.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from services.catalog import ColumnInfo
@@ -69,8 +68,14 @@ class PostgresDialect(Dialect):
         return super().max_in_values(columns, other_params)
 
     def _array_casts(self, columns: list[ColumnInfo]) -> list[str] | None:
-        casts = [self.array_types.get(c.db_type) for c in columns]
-        return None if any(c is None for c in casts) else [f"{c}[]" for c in casts if c is not None]
+        """`type[]` for each column, or None when a column's type was not introspected."""
+        casts = []
+        for column in columns:
+            base = self.array_types.get(column.db_type)
+            if base is None:
+                return None
+            casts.append(f"{base}[]")
+        return casts
 
     def in_keys(self, columns: list[ColumnInfo], sqls: list[str], keys: list[tuple[Any, ...]], params: Params) -> str:
         """Composite keys as one array per column, zipped back into rows by `unnest`."""
@@ -100,23 +105,12 @@ class PostgresDialect(Dialect):
     # --- values -------------------------------------------------------------------------------
 
     def bind_uuid(self, value: uuid.UUID) -> Any:
-        return value
-
-    def bind_decimal(self, value: Decimal) -> Any:
-        return value
-
-    def bind_boolean(self, value: bool) -> Any:
-        return value
+        return value  # decimals, booleans, dates and JSON text bind as the base class leaves them
 
     def bind_datetime(self, column: ColumnInfo, value: datetime) -> Any:
-        """Aware for `timestamptz`; naive UTC for `timestamp without time zone` (asyncpg refuses an
-        aware value there rather than guess what the naive column means)."""
+        """Aware for `timestamptz`; naive UTC for `timestamp without time zone` (asyncpg reads a
+        naive value for `timestamptz` in the process's local zone, and refuses an aware one for
+        `timestamp`)."""
         if column.db_type in self.zoned_types or column.db_type.endswith(") with time zone"):
             return value
         return value.replace(tzinfo=None)
-
-    def bind_date(self, value: date) -> Any:
-        return value
-
-    def bind_json(self, value: str) -> Any:
-        return str(value)  # asyncpg's json/jsonb codecs take the document as text
