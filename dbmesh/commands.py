@@ -75,9 +75,10 @@ async def serve_router(
     host: str | None,
     port: int | None,
     stop: asyncio.Event,
-    on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+    on_ready: Callable[[str, Any], Awaitable[None] | None] | None = None,
 ) -> None:
-    """Serve the router until `stop` is set; `on_ready` gets the GraphQL URL once it listens."""
+    """Serve the router until `stop` is set; `on_ready` gets the GraphQL URL (and the router)
+    once it listens."""
     import uvicorn
 
     from router import Router, create_app
@@ -102,7 +103,7 @@ async def serve_router(
             await asyncio.sleep(0.02)
         shown = f"[{host}]" if ":" in host else host
         if on_ready is not None:
-            ready = on_ready(f"http://{shown}:{bound_port}/graphql")
+            ready = on_ready(f"http://{shown}:{bound_port}/graphql", core)
             if ready is not None:
                 await ready
         waiter = asyncio.get_running_loop().create_task(stop.wait())
@@ -140,7 +141,7 @@ async def router(config_path: str, schema_path: str, host: str | None, port: int
         )
     stop = await _stop_signal()
 
-    def ready(url: str) -> None:
+    def ready(url: str, _router: object) -> None:
         print(f"dbmesh router serving {url}", flush=True)
 
     await serve_router(config, model, host, port, stop, ready)
@@ -164,7 +165,7 @@ async def up(
         addresses = await supervisor.start()
         config = _with_resolvers(config, addresses)
 
-        def ready(url: str) -> None:
+        def ready(url: str, _router: object) -> None:
             print(f"dbmesh is serving {url}", flush=True)
             if banner:
                 banner(url)

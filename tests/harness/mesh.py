@@ -92,7 +92,8 @@ class InProcessMesh:
         self.model = load_schema(self.schema_path, [d.name for d in self.config.databases])
         ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-        def on_ready(url: str) -> None:
+        def on_ready(url: str, router: Any) -> None:
+            self.router = router
             ready.set_result(url)
 
         self._task = asyncio.get_running_loop().create_task(
@@ -110,6 +111,11 @@ class InProcessMesh:
             await self._task
         for name in list(self.resolvers):
             await self.stop_resolver(name)
+
+    async def router_probe(self) -> None:
+        """Run the router's health probes now instead of waiting for the next round."""
+        if self.router is not None:
+            await self.router.health.probe_all()
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
         """POST a query; the decoded response body."""
