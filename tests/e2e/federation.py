@@ -66,14 +66,18 @@ async def load_postgres(db: DatabaseInfo, data: Dataset) -> None:
             """
         )
         await conn.copy_records_to_table("customers", records=data.customer_rows())
-        details = [(r[0], f"+1-555-{i:04d}", f"{i} Main St", "UTC") for i, r in enumerate(data.customer_rows()) if i % 2 == 0]
+        details = [
+            (r[0], f"+1-555-{i:04d}", f"{i} Main St", "UTC") for i, r in enumerate(data.customer_rows()) if i % 2 == 0
+        ]
         await conn.copy_records_to_table("customer_details", records=details)
     finally:
         await conn.close()
 
 
 async def load_mariadb(db: DatabaseInfo, data: Dataset) -> None:
-    conn = await aiomysql.connect(host=db.host, port=db.port, user=db.user, password=db.password, db=db.database, autocommit=True)
+    conn = await aiomysql.connect(
+        host=db.host, port=db.port, user=db.user, password=db.password, db=db.database, autocommit=True
+    )
     try:
         async with conn.cursor() as cur:
             await cur.execute(
@@ -93,10 +97,15 @@ async def load_mariadb(db: DatabaseInfo, data: Dataset) -> None:
 def load_sqlite(path: Path, data: Dataset, cached: int) -> None:
     conn = sqlite3.connect(path)
     try:
-        conn.execute("CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL)")
+        conn.execute(
+            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL)"
+        )
         conn.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?)",
-            [(str(i), e, f"{n} (cached)", c.strftime("%Y-%m-%d %H:%M:%S")) for i, e, n, c in data.customer_rows()[:cached]],
+            [
+                (str(i), e, f"{n} (cached)", c.strftime("%Y-%m-%d %H:%M:%S"))
+                for i, e, n, c in data.customer_rows()[:cached]
+            ],
         )
         conn.commit()
     finally:

@@ -98,7 +98,7 @@ async def test_where_order_and_paging_on_a_relation(mesh: UpProcess) -> None:
 
 
 async def test_composite_type(mesh: UpProcess) -> None:
-    query = 'query($id: ID!) { customerWithHistory(id: $id) { id customer { name } orders { id } } }'
+    query = "query($id: ID!) { customerWithHistory(id: $id) { id customer { name } orders { id } } }"
     data = (await _query(mesh, query, {"id": cid(3)}))["data"]["customerWithHistory"]
     assert data["customer"] == {"name": "Customer 0003"}
     assert sorted(o["id"] for o in data["orders"]) == [oid(3, k) for k in range(3)]

@@ -212,4 +212,6 @@ class UpProcess:
         if self._reader:
             with contextlib.suppress(Exception):
                 await self._reader
+        if self.process.stdout:
+            self.process.stdout.close()
         return int(self.process.returncode or 0)

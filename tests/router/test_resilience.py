@@ -122,7 +122,7 @@ async def test_circuit_opens_after_repeated_failures_and_probes_close_it(mesh: I
 
 
 async def test_fallback_on_not_found_reads_the_legacy_database(mesh: InProcessMesh) -> None:
-    body = await _traced(mesh, 'query($id: ID!) { customer(id: $id) { name sourceDatabase } }', {"id": CACHE_ONLY_ID})
+    body = await _traced(mesh, "query($id: ID!) { customer(id: $id) { name sourceDatabase } }", {"id": CACHE_ONLY_ID})
     assert body["data"]["customer"] == {"name": "Only In Cache", "sourceDatabase": "cache"}
     databases = [r["database"] for r in body["extensions"]["trace"]["routes"]]
     assert databases == ["primary", "cache"]

@@ -1,0 +1,100 @@
+"""The planner, with no network (STYLE: the plan is data): a document goes in, a plan comes out.
+
+Each folder under samples/ holds a query against the demo schema and the plan it must produce
+(set DBMESH_UPDATE_SNAPSHOTS=1 to rewrite plan.json after an intended change, then review it).
+The tests below the snapshot test state the properties that matter in plain assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from graphql import parse
+
+from dbmesh.schema import load_schema
+from router.plan import BatchedJoin, Fetch, Parallel, Plan, Sequence, Virtual, plan_to_json
+from router.planner import Planner
+from router.schema import build_graphql_schema
+
+SAMPLES = Path(__file__).parent / "samples"
+CASES = sorted(p.name for p in SAMPLES.iterdir() if (p / "query.graphql").exists())
+
+
+@pytest.fixture(scope="module")
+def planner() -> Planner:
+    path = Path(str(resources.files("dbmesh.demo").joinpath("schema.py")))
+    schema, index = build_graphql_schema(load_schema(path, ["primary", "historical", "cache"]))
+    return Planner(schema, index)
+
+
+def _plan(planner: Planner, query: str, variables: dict[str, object] | None = None) -> Plan:
+    return planner.plan(parse(query), None, variables or {})
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_plan_snapshot(planner: Planner, case: str) -> None:
+    folder = SAMPLES / case
+    plan = _plan(planner, (folder / "query.graphql").read_text())
+    produced = json.dumps(plan_to_json(plan, with_selections=True), indent=2) + "\n"
+    if os.environ.get("DBMESH_UPDATE_SNAPSHOTS") == "1":
+        (folder / "plan.json").write_text(produced)
+    assert produced == (folder / "plan.json").read_text()
+
+
+def test_nested_relations_are_one_batched_join_per_relation_and_level(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "nested_batched_joins" / "query.graphql").read_text())
+    nodes = plan.nodes
+    assert plan.fetch_count == 5
+    joins = {n.path: n for n in nodes.values() if isinstance(n, BatchedJoin)}
+    assert set(joins) == {
+        ("customers", "allOrders"),
+        ("customers", "allOrders", "items"),
+        ("customers", "allOrders", "customer"),
+        ("customers", "details"),
+    }
+    orders = joins[("customers", "allOrders")]
+    assert orders.database == "historical" and orders.collection == "orders"
+    # only what was asked, plus the keys the children join on
+    assert [c.name for c in orders.columns] == ["total_amount", "id", "customer_id"]
+    assert dict(orders.arguments)["limit"] == 5
+    root = next(n for n in nodes.values() if isinstance(n, Fetch))
+    assert [c.name for c in root.columns] == ["email", "id"]
+    assert isinstance(plan.root, Sequence) and isinstance(plan.root.nodes[1], Parallel)
+
+
+def test_independent_root_fields_run_in_parallel(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "two_roots_in_parallel" / "query.graphql").read_text())
+    assert isinstance(plan.root, Parallel)
+    assert [n.database for n in plan.root.nodes if isinstance(n, Fetch)] == ["primary", "historical"]
+
+
+def test_composite_root_is_virtual_and_its_relations_join_on_arguments(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "composite_type" / "query.graphql").read_text())
+    virtual = next(n for n in plan.nodes.values() if isinstance(n, Virtual))
+    assert virtual.type == "CustomerWithHistory"
+    joins = [n for n in plan.nodes.values() if isinstance(n, BatchedJoin)]
+    assert {(j.database, j.join[0][0]) for j in joins} == {("primary", "id"), ("historical", "customer_id")}
+    assert all(j.parent == virtual.id for j in joins)
+    assert plan.fetch_count == 2  # the virtual object costs no fetch
+
+
+def test_directives_decide_what_is_fetched(planner: Planner) -> None:
+    query = (SAMPLES / "include_with_variable" / "query.graphql").read_text()
+    assert _plan(planner, query, {"withOrders": False}).fetch_count == 1
+    assert _plan(planner, query, {"withOrders": True}).fetch_count == 2
+
+
+def test_fields_with_one_response_key_merge(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "fragments_and_aliases_merge" / "query.graphql").read_text())
+    a = next(s for s in plan.selections if s.key == "a")
+    orders = next(s for s in a.selections if s.key == "allOrders")
+    assert [s.key for s in orders.selections] == ["totalAmount", "id"]  # both selections, one fetch
+    assert plan.fetch_count == 3
+
+
+def test_introspection_and_status_need_no_fetch(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "introspection_only" / "query.graphql").read_text())
+    assert plan.fetch_count == 0 and plan.root is None and plan.introspection
