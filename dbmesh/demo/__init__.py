@@ -21,7 +21,7 @@ EXAMPLE_QUERY = """query CustomerWithHistory($id: ID!) {
   customer(id: $id) {
     id name email sourceDatabase
     details { phone preferredTimezone }
-    historicalOrders(year: 2024) { id orderDate totalAmount items { quantity price } }
+    allOrders(orderBy: [{orderDate: DESC}], limit: 3) { id orderDate totalAmount items { quantity price } }
   }
   databaseStatus { name connected latency_ms }
 }"""

@@ -98,7 +98,8 @@ def load_sqlite(path: Path, data: Dataset, cached: int) -> None:
     conn = sqlite3.connect(path)
     try:
         conn.execute(
-            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL)"
+            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,"
+            " created_at TIMESTAMP NOT NULL)"
         )
         conn.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?)",

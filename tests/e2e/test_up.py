@@ -90,7 +90,8 @@ async def test_virtual_foreign_key_many_to_one_and_one_to_one(mesh: UpProcess) -
 
 async def test_where_order_and_paging_on_a_relation(mesh: UpProcess) -> None:
     query = """query($id: ID!) { customer(id: $id) {
-        allOrders(where: {orderDate: {_gte: "2023-01-01"}}, orderBy: [{orderDate: DESC}], limit: 1, offset: 0) { id orderDate }
+        allOrders(where: {orderDate: {_gte: "2023-01-01"}}, orderBy: [{orderDate: DESC}], limit: 1, offset: 0) {
+          id orderDate }
         historicalOrders(year: 2022) { id } } }"""
     data = (await _query(mesh, query, {"id": cid(12)}))["data"]["customer"]
     assert [o["id"] for o in data["allOrders"]] == [oid(12, 2)]  # 2024 first

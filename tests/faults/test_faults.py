@@ -29,7 +29,8 @@ async def _load(pg: PostgresServer, folder: Path) -> None:
     conn = await asyncpg.connect(host=pg.host, port=pg.port, user=pg.user, database=pg.database)
     try:
         await conn.execute(
-            "CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL, created_at timestamptz NOT NULL);"
+            "CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL,"
+            " created_at timestamptz NOT NULL);"
             f"INSERT INTO customers VALUES ('{C1}', 'ada@example.com', 'Ada', '2024-01-01T00:00:00Z');"
         )
     finally:
@@ -37,7 +38,8 @@ async def _load(pg: PostgresServer, folder: Path) -> None:
     for name, rows in (("cache.db", [(C1, "ada@example.com", "Ada (cached)", "2024-01-01 00:00:00")]),):
         db = sqlite3.connect(folder / name)
         db.execute(
-            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL)"
+            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,"
+            " created_at TIMESTAMP NOT NULL)"
         )
         db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", rows)
         db.commit()
