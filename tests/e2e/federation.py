@@ -62,7 +62,7 @@ async def load_postgres(db: DatabaseInfo, data: Dataset) -> None:
             CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL,
                                     created_at timestamptz NOT NULL);
             CREATE TABLE customer_details (customer_id uuid PRIMARY KEY REFERENCES customers(id),
-                                           phone text NOT NULL, address text NOT NULL, preferred_timezone text NOT NULL);
+                phone text NOT NULL, address text NOT NULL, preferred_timezone text NOT NULL);
             """
         )
         await conn.copy_records_to_table("customers", records=data.customer_rows())
@@ -85,8 +85,8 @@ async def load_mariadb(db: DatabaseInfo, data: Dataset) -> None:
                 " total_amount DECIMAL(10,2) NOT NULL, INDEX (customer_id), INDEX (order_date))"
             )
             await cur.execute(
-                "CREATE TABLE order_items (order_id CHAR(36) NOT NULL, product_id CHAR(36) NOT NULL, quantity INT NOT NULL,"
-                " price DECIMAL(10,2) NOT NULL, PRIMARY KEY (order_id, product_id))"
+                "CREATE TABLE order_items (order_id CHAR(36) NOT NULL, product_id CHAR(36) NOT NULL,"
+                " quantity INT NOT NULL, price DECIMAL(10,2) NOT NULL, PRIMARY KEY (order_id, product_id))"
             )
             await cur.executemany("INSERT INTO orders VALUES (%s, %s, %s, %s)", data.order_rows())
             await cur.executemany("INSERT INTO order_items VALUES (%s, %s, %s, %s)", data.item_rows())
