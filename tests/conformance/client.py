@@ -145,7 +145,10 @@ class ResolverClient:
     def __init__(self, address: str, engine: str = "") -> None:
         self.address = address
         self.engine = engine
-        options = [("grpc.max_receive_message_length", _MESSAGE_LIMIT), ("grpc.max_send_message_length", _MESSAGE_LIMIT)]
+        options = [
+            ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
+            ("grpc.max_send_message_length", _MESSAGE_LIMIT),
+        ]
         self.channel = grpc.aio.insecure_channel(address, options=options)
         self.stub = pb_grpc.ResolverStub(self.channel)
         self.statements: list[pb.Statement] = []
@@ -259,7 +262,9 @@ class ResolverClient:
         return response.global_id
 
     async def commit(self, *, transaction_id: str = "", global_id: str = "", timeout: float = DEFAULT_TIMEOUT) -> None:
-        request = pb.CommitRequest(global_id=global_id) if global_id else pb.CommitRequest(transaction_id=transaction_id)
+        request = (
+            pb.CommitRequest(global_id=global_id) if global_id else pb.CommitRequest(transaction_id=transaction_id)
+        )
         await self.stub.Commit(request, timeout=timeout)
 
     async def rollback(

@@ -188,7 +188,7 @@ SNIPPETS: list[tuple[int, str]] = [
     (9, "tab\there\nnewline\r\x01\x1f\x7f"),
     (10, "abc "),
     (11, "abc"),
-    (12, "\"double\" `back` /*c*/ $1 ? %s"),
+    (12, '"double" `back` /*c*/ $1 ? %s'),
     (13, "ABC"),
 ]
 

@@ -137,3 +137,14 @@ async def test_database_status_reports_every_database(mesh: InProcessMesh) -> No
     for s in statuses:
         assert s["engine"] == "sqlite" and s["connected"] is True and s["circuit"] == "closed"
         assert s["latency_ms"] > 0 and s["last_check"].endswith("Z") and s["error"] is None
+
+
+async def test_nested_relation_falls_back_too(mesh: InProcessMesh) -> None:
+    await mesh.stop_resolver("primary")
+    body = await _traced(mesh, "{ orders(limit: 3) { id customer { name sourceDatabase } } }")
+    orders = body["data"]["orders"]
+    assert len(orders) == 3 and "errors" not in body
+    served = {o["customer"]["sourceDatabase"] for o in orders if o["customer"]}
+    assert served == {"cache"}
+    join = [r for r in body["extensions"]["trace"]["routes"] if r["database"] == "cache"]
+    assert len(join) == 1 and join[0]["fallback_from"] == "primary"

@@ -1,0 +1,16 @@
+"""A fallback list, tried in order (SPEC §7)."""
+
+from dbmesh import database, types
+
+
+@types.object
+class Item:
+    id: int
+    name: str
+    source_database: str
+
+
+@types.object
+class Query:
+    @database("first", fallback=["second", "third"])
+    def items(self) -> list[Item]: ...
