@@ -257,7 +257,8 @@ def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> Data
         port=table.integer("port", _DEFAULT_PORTS[engine], minimum=1, maximum=65535),
         database=table.required_string("database", f"for {engine}"),
         username=table.string("username"),
-        password=table.string("password"),
+        # An empty password (e.g. "${DB_PASSWORD:-}" for a local server) means none.
+        password=table.string("password", allow_empty=True) or None,
         path=None,
         replicas=table.addresses("replicas"),
     )
@@ -320,11 +321,11 @@ class _Table:
         except ValueError as error:
             raise self.error(str(error), key) from None
 
-    def string(self, key: str) -> str | None:
+    def string(self, key: str, *, allow_empty: bool = False) -> str | None:
         value = self._get(key)
         if value is not None and not isinstance(value, str):
             raise self.wrong_type(key, "a string", value)
-        if value == "":
+        if value == "" and not allow_empty:
             raise self.error("must not be empty", key)
         return value
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from e2e.federation import SCHEMA, Dataset, cid, config_toml, load_mariadb, load_postgres, load_sqlite, oid
 from gql import Client as GqlClient
-from gql import gql
+from gql import GraphQLRequest, gql
 from gql.transport.httpx import HTTPXAsyncTransport
 from harness.mesh import UpProcess
 from harness.servers import DatabaseInfo
@@ -108,7 +108,8 @@ async def test_composite_type(mesh: UpProcess) -> None:
 async def test_an_off_the_shelf_client_gets_the_same_answer(mesh: UpProcess) -> None:
     transport = HTTPXAsyncTransport(url=mesh.url)
     async with GqlClient(transport=transport, fetch_schema_from_transport=True) as session:
-        result = await session.execute(gql(GET_CUSTOMER_WITH_HISTORY), variable_values={"customerId": cid(7)})
+        request = GraphQLRequest(gql(GET_CUSTOMER_WITH_HISTORY), variable_values={"customerId": cid(7)})
+        result = await session.execute(request)
     ours = await _query(mesh, GET_CUSTOMER_WITH_HISTORY, {"customerId": cid(7)})
     assert result == ours["data"]
 

@@ -612,3 +612,8 @@ def test_os_environ_is_not_modified() -> None:
     before = dict(os.environ)
     parse_config(PG + 'username = "${DBMESH_SURELY_UNSET:-x}"\n')
     assert dict(os.environ) == before
+
+
+def test_an_empty_password_means_none() -> None:
+    config = parse_config(PG + 'password = "${DB_PASSWORD:-}"\n', environ={})
+    assert config.databases[0].password is None
