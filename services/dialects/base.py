@@ -74,7 +74,9 @@ class Dialect:
             if column.case_insensitive:
                 # The plain comparison lets an index narrow; the exact one decides.
                 exact = f"{self.exact(sql, column)} {op} {placeholder}"
-                if op == "=":
+                # Only a numbered or named placeholder may appear twice; a positional `?` binds
+                # one value per occurrence.
+                if op == "=" and self.placeholder(1) != self.placeholder(2):
                     return f"({sql} = {placeholder} AND {exact})"
                 return exact
             return f"{sql} {op} {placeholder}"

@@ -3,7 +3,8 @@
 Conventions for what SQLite has no type for: booleans are stored as 0/1, UUIDs as lower-case text,
 timestamps as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own `datetime()` form), dates as
 `YYYY-MM-DD`, decimals under NUMERIC affinity (read back at the declared scale), JSON as text.
-LIKE is made case-sensitive per connection (`PRAGMA case_sensitive_like`) and `_ilike` lowers both
+Text columns compare and sort under `COLLATE "BINARY"` (code points) whatever collation they were
+declared with. LIKE is made case-sensitive per connection (`PRAGMA case_sensitive_like`) and `_ilike` lowers both
 sides with Python's Unicode-aware `str.lower`, registered as `dbmesh_lower`.
 """
 
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.catalog import ColumnInfo
-from services.dialects.base import Dialect
+from services.dialects.base import Dialect, Params
 
 __all__ = ["SqliteDialect"]
 
@@ -34,6 +35,12 @@ class SqliteDialect(Dialect):
 
     def __init__(self) -> None:
         self.max_params = _variable_limit()
+
+    def compare(self, column: ColumnInfo, sql: str, op: str, placeholder: str) -> str:
+        return f"{self.exact(sql, column)} {op} {placeholder}"
+
+    def in_values(self, column: ColumnInfo, sql: str, values: list[Any], params: Params) -> str:
+        return super().in_values(column, self.exact(sql, column), values, params)
 
     def ilike(self, column: ColumnInfo, sql: str, placeholder: str) -> str:
         return f"dbmesh_lower({sql}) LIKE dbmesh_lower({placeholder}){self.like_escape}"

@@ -115,9 +115,15 @@ class SqliteEngine(Engine):
         raw = await aiosqlite.connect(self._uri(), uri=True, isolation_level=None, check_same_thread=False)
         wrapped = _SqliteConnection(raw, self.timeout)
         try:
-            await raw.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            await raw.execute("PRAGMA case_sensitive_like = ON")
-            await raw.execute("PRAGMA foreign_keys = ON")
+            # Each cursor is closed before the next statement: `busy_timeout` returns a row, and
+            # while its statement is still active SQLite silently refuses to re-register LIKE.
+            for pragma in (
+                f"PRAGMA busy_timeout = {int(self.timeout * 1000)}",
+                "PRAGMA case_sensitive_like = ON",
+                "PRAGMA foreign_keys = ON",
+            ):
+                async with raw.execute(pragma) as cursor:
+                    await cursor.fetchall()
             await raw.create_function(
                 "dbmesh_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True
             )
@@ -170,7 +176,12 @@ class SqliteEngine(Engine):
                     f"PRAGMA table_info({quoted})", []
                 ):
                     logical, scale = sqlite_logical(str(declared or ""))
-                    columns[col] = ColumnInfo(col, str(declared or ""), logical, not notnull and not pk_pos, scale)
+                    # Text compares and sorts as BINARY (code points) even when the column was
+                    # declared NOCASE or RTRIM; a BINARY index still serves it.
+                    exact = "BINARY" if logical in (Logical.STRING, Logical.UUID) else None
+                    columns[col] = ColumnInfo(
+                        col, str(declared or ""), logical, not notnull and not pk_pos, scale, exact_collation=exact
+                    )
                     if pk_pos:
                         pk.append((int(pk_pos), str(col)))
                 uniques = []

@@ -3,18 +3,16 @@ MariaDB database, driven through the real gRPC stub (SPEC §8)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 import pytest
 from harness.servers import DatabaseInfo, MariaDBServer
-from mysql_resolver import Resolver, mysql_config
+from mysql_resolver import Resolver, StartResolver, mysql_config
 
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from services import create_server
-
-StartResolver = Callable[..., Awaitable[Resolver]]
 
 
 @pytest.fixture

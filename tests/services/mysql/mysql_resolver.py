@@ -3,7 +3,7 @@ resolver with its gRPC stub, and builders for contract requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +60,10 @@ class Resolver:
         return await self.stub.Mutate(request, timeout=30)
 
 
+StartResolver = Callable[..., Awaitable[Resolver]]
+
+
 # --- request building --------------------------------------------------------------------------
-
-
-def value(v: Any) -> pb.Value:
-    return to_proto(v)
 
 
 def cmp(column: str, operator: int, operand: Any) -> pb.Expression:

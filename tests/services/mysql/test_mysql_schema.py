@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+import pytest
 from mysql_resolver import Resolver
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -86,9 +88,6 @@ async def test_schema_is_refreshed_on_request(resolver: Resolver, sql: Sql) -> N
 
 
 async def test_unknown_names_are_invalid_arguments(resolver: Resolver, sql: Sql) -> None:
-    import grpc
-    import pytest
-
     sql("CREATE TABLE t (id INT PRIMARY KEY)")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await resolver.query("t", ["id", "nope`"])
