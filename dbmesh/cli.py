@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -95,6 +96,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `dbmesh up` forks resolver processes after gRPC is loaded; gRPC's fork handlers are only
+    # for children that keep using the parent's gRPC, and break fork+exec (grpc/grpc#43055).
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),

@@ -121,8 +121,10 @@ async def serve_router(
 
 
 async def resolver(config_path: str, database: str, listen: str | None) -> int:
+    from dbmesh.supervisor import die_with_supervisor
     from services import serve
 
+    die_with_supervisor()
     config = load_config(config_path)
     db = config.database(database)
     address = listen or db.resolver

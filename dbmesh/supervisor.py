@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from dbmesh.config import Config
 from dbmesh.errors import DbmeshError
 
-__all__ = ["Supervisor", "free_port"]
+__all__ = ["PARENT_ENV", "Supervisor", "die_with_supervisor", "free_port"]
 
 log = logging.getLogger("dbmesh.up")
 
@@ -39,10 +39,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the child gets SIGTERM if `dbmesh up` itself is killed, so no resolver is orphaned."""
+PARENT_ENV = "DBMESH_SUPERVISOR_PID"
+
+
+def die_with_supervisor() -> None:
+    """In a resolver started by `dbmesh up`: get SIGTERM when `up` itself dies (Linux), so no
+    resolver is left orphaned. Done by the child at start rather than in a preexec hook, so the
+    parent can spawn with posix_spawn/vfork (no Python code between fork and exec)."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # `up` died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _serving(address: str) -> bool:
@@ -85,8 +95,7 @@ class Supervisor:
             "--listen",
             child.address,
             stdout=asyncio.subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())},
         )
 
     async def _wait_serving(self, child: _Child, deadline: float) -> None:

@@ -52,6 +52,10 @@ async def create_server(config: DatabaseConfig, address: str = "127.0.0.1:0") ->
             ("grpc.max_send_message_length", 256 * 1024 * 1024),
             # A batch of 100,000 UUID keys is a ~5 MB request; the default limit is 4 MB.
             ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+            # Clients reconnect every few minutes, so routers spread over resolver replicas added
+            # by an autoscaler (a gRPC channel otherwise stays on the pod it first reached).
+            ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 30 * 1000),
         ]
     )
     pb_grpc.add_ResolverServicer_to_server(servicer, server)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# This process forks servers and CLI processes after gRPC is loaded; gRPC's fork handlers are for
+# processes that keep using gRPC after fork, not for fork+exec, and crash the child on
+# grpcio >= 1.81 (grpc/grpc#43055). Set before any test imports grpc.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import itertools
 import re
 from collections.abc import Iterator
