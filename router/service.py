@@ -236,7 +236,7 @@ class Router:
         execution = Execution(plan, self.index, self.traffic, variables, traceparent)
         started = time.perf_counter()
         await execution.run()
-        shaper = Shaper(plan, execution.outcomes, self.health.snapshot())
+        shaper = Shaper(plan, execution.outcomes, self.health.snapshot)
         data: dict[str, Any] | None = shaper.data()
         errors = shaper.errors
         if plan.introspection:

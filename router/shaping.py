@@ -9,7 +9,7 @@ field ..."), with an error at the field's path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,10 +39,12 @@ def _is_stale(last_sync: Any, max_staleness_secs: float, now: datetime) -> bool 
 
 
 class Shaper:
-    def __init__(self, plan: Plan, outcomes: Mapping[int, Outcome], status: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self, plan: Plan, outcomes: Mapping[int, Outcome], status: Callable[[], Sequence[Mapping[str, Any]]]
+    ) -> None:
         self.plan = plan
         self.outcomes = outcomes
-        self.status = status
+        self.status = status  # called only when databaseStatus is asked for
         self.now = datetime.now(UTC)
         self.errors: list[dict[str, Any]] = []
         self._reported: set[int] = set()
@@ -79,7 +81,7 @@ class Shaper:
             if s.kind == "typename":
                 out[s.key] = s.typename
             elif s.kind == "database_status":
-                out[s.key] = [self._status(entry, s.selections) for entry in self.status]
+                out[s.key] = [self._status(entry, s.selections) for entry in self.status()]
             elif s.kind == "root":
                 out[s.key] = self._root(s)
             # introspection fields are answered by graphql-core (router.service)

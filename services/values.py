@@ -10,6 +10,7 @@ YYYY-MM-DD, JSON as a JSON value.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -130,7 +131,12 @@ def _boolean(v: Any) -> bool:
     return bool(v)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(v: Any) -> str:
+    if isinstance(v, str) and _CANONICAL_UUID.fullmatch(v):  # already canonical: the common case
+        return v
     if isinstance(v, uuid.UUID):
         return str(v)
     if isinstance(v, (bytes, bytearray)) and len(v) == 16:
