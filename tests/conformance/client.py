@@ -21,8 +21,8 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 
 __all__ = [
-    "T",
     "ResolverClient",
+    "T",
     "and_",
     "asc",
     "cmp",
@@ -36,15 +36,27 @@ __all__ = [
     "var",
 ]
 
-# LogicalType by short name: T.UUID == pb.LOGICAL_TYPE_UUID.
-T = type("T", (), {name.removeprefix("LOGICAL_TYPE_"): number for name, number in pb.LogicalType.items()})
+
+class T:
+    """Logical types by short name, for column requests: `("person_id", T.UUID)`."""
+
+    STRING = pb.LOGICAL_TYPE_STRING
+    INT = pb.LOGICAL_TYPE_INT
+    FLOAT = pb.LOGICAL_TYPE_FLOAT
+    BOOLEAN = pb.LOGICAL_TYPE_BOOLEAN
+    UUID = pb.LOGICAL_TYPE_UUID
+    DATETIME = pb.LOGICAL_TYPE_DATETIME
+    DATE = pb.LOGICAL_TYPE_DATE
+    DECIMAL = pb.LOGICAL_TYPE_DECIMAL
+    JSON = pb.LOGICAL_TYPE_JSON
+
 
 _MESSAGE_LIMIT = 256 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
-class var:  # noqa: N801 - reads as a keyword in requests: cmp("id", "eq", var("key"))
+class var:
     """An operand naming a variable that each variable set binds."""
 
     name: str

@@ -1,8 +1,11 @@
 """The conformance dataset: the same rows in every engine, stored the way each engine stores them.
 
 Tables are described once with portable column kinds; `DDL_TYPES` says how each engine spells a
-kind (a UUID is `uuid` on PostgreSQL, `CHAR(36)` on MySQL, `TEXT` on SQLite; MySQL text columns keep
-MariaDB's default, case- and accent-insensitive collation on purpose). Rows are Python values,
+kind (a UUID is `uuid` on PostgreSQL, `CHAR(36)` on MySQL, `TEXT` on SQLite). Text columns have
+collations that do NOT compare or sort by code point, on purpose, as real databases often do:
+MariaDB's default utf8mb4_general_ci (case- and accent-insensitive, PAD SPACE) and ICU's root
+collation on PostgreSQL ('a' < 'B'); the `labels` table adds utf8mb4_unicode_ci and SQLite's NOCASE.
+The resolvers must still give code-point results (SPEC §8). Rows are Python values,
 converted per engine for its plain driver (SQLite conventions from `services/dialects/sqlite.py`:
 booleans 0/1, timestamps as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]`). Expected results in
 `cases/*/expected.json` and in the Python tests are written against these rows.
@@ -23,7 +26,8 @@ Bob, Zoë, abc, ÉMILE, émile, 日本):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -32,7 +36,7 @@ import orjson
 
 from conformance.backends import Backend
 
-__all__ = ["COUNTS", "ORDERS", "PEOPLE", "PERSON", "SNIPPETS", "TABLES", "load_dataset"]
+__all__ = ["COUNTS", "LABELS", "ORDERS", "PEOPLE", "PERSON", "SNIPPETS", "TABLES", "load_dataset"]
 
 DDL_TYPES: dict[str, dict[str, str]] = {
     "uuid": {"postgresql": "uuid", "mysql": "CHAR(36)", "sqlite": "TEXT"},
@@ -47,6 +51,10 @@ DDL_TYPES: dict[str, dict[str, str]] = {
 }
 
 
+# The collation clause of every text column, per engine (none: the database's default).
+TEXT_COLLATIONS = {"postgresql": 'COLLATE "und-x-icu"'}
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -54,10 +62,12 @@ class Table:
     primary_key: tuple[str, ...]
     unique: tuple[str, ...] = ()
     references: tuple[tuple[str, str], ...] = ()  # (column, "table(column)")
+    collations: Mapping[str, str] = field(default_factory=lambda: TEXT_COLLATIONS)
 
     def ddl(self, engine: str) -> str:
+        collation = f" {self.collations[engine]}" if engine in self.collations else ""
         parts = [
-            f"{name} {DDL_TYPES[kind][engine]}{'' if nullable else ' NOT NULL'}"
+            f"{name} {DDL_TYPES[kind][engine]}{collation if kind == 'text' else ''}{'' if nullable else ' NOT NULL'}"
             for name, kind, nullable in self.columns
         ]
         parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
@@ -119,7 +129,18 @@ ITEMS_TABLE = Table(
     unique=("sku",),
     references=(("person_id", "people(id)"),),
 )
-TABLES = (PEOPLE_TABLE, ORDERS_TABLE, TAGS_TABLE, SNIPPETS_TABLE, ITEMS_TABLE)
+# Text under each engine's other usual non-binary collation.
+LABELS_TABLE = Table(
+    "labels",
+    (("id", "int", False), ("label", "text", False)),
+    ("id",),
+    collations={
+        "postgresql": 'COLLATE "und-x-icu"',
+        "mysql": "COLLATE utf8mb4_unicode_ci",
+        "sqlite": "COLLATE NOCASE",
+    },
+)
+TABLES = (PEOPLE_TABLE, ORDERS_TABLE, TAGS_TABLE, SNIPPETS_TABLE, ITEMS_TABLE, LABELS_TABLE)
 VIEW = "CREATE VIEW big_orders AS SELECT id, person_id, order_date, total FROM orders WHERE total >= 100"
 
 PERSON = {
@@ -192,7 +213,27 @@ SNIPPETS: list[tuple[int, str]] = [
     (13, "ABC"),
 ]
 
-COUNTS = {"people": len(PEOPLE), "orders": len(ORDERS), "tags": len(TAGS), "snippets": len(SNIPPETS), "items": 0}
+LABELS: list[tuple[int, str]] = [
+    (1, "abc"),
+    (2, "ABC"),
+    (3, "Abc"),
+    (4, "b"),
+    (5, "B"),
+    (6, "é"),
+    (7, "E"),
+    (8, "e"),
+    (9, "abc "),
+]
+
+COUNTS = {
+    "people": len(PEOPLE),
+    "orders": len(ORDERS),
+    "tags": len(TAGS),
+    "snippets": len(SNIPPETS),
+    "items": 0,
+    "labels": len(LABELS),
+    "big_orders": sum(1 for order in ORDERS if order[3] >= 100),
+}
 
 
 def _stored(engine: str, v: Any) -> Any:
@@ -233,3 +274,4 @@ async def load_dataset(backend: Backend) -> None:
                  [(i, PERSON[p], d, t, n) for i, p, d, t, n in ORDERS])  # fmt: skip
     await insert(backend, "tags", ["person_id", "tag", "weight"], [(PERSON[p], t, w) for p, t, w in TAGS])
     await insert(backend, "snippets", ["id", "body"], SNIPPETS)
+    await insert(backend, "labels", ["id", "label"], LABELS)
