@@ -23,7 +23,7 @@ from graphql import Undefined
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.schema.model import Argument
 from router.errors import FetchError, RouterError
-from router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, Virtual
+from router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, VarRef, Virtual
 from router.requests import build_request, key_variables, resolve_arguments
 from router.schema import SchemaIndex
 from router.traffic import Served, Traffic
@@ -88,12 +88,21 @@ class Execution:
         return {a.graphql_name: a for a in arguments}
 
     def _request(self, node: Fetch | BatchedJoin) -> pb.QueryRequest:
-        arguments = {
-            name: value
-            for name, template in node.arguments
-            if (value := resolve_arguments(template, self.variables)) is not Undefined
-        }
-        return build_request(node, self._declared(node), self.index.model.types[node.type], arguments)
+        """The node's request. One whose arguments use no variable is the same for every
+        request of this plan: it is built once and copied."""
+        template = self.plan.requests.get(node.id)
+        if template is None:
+            arguments = {
+                name: value
+                for name, template_value in node.arguments
+                if (value := resolve_arguments(template_value, self.variables)) is not Undefined
+            }
+            template = build_request(node, self._declared(node), self.index.model.types[node.type], arguments)
+            if not _uses_variables(node.arguments):
+                self.plan.requests[node.id] = template
+        request = pb.QueryRequest()
+        request.CopyFrom(template)
+        return request
 
     async def _fetch(self, node: Fetch | BatchedJoin) -> Outcome:
         if isinstance(node, BatchedJoin):
@@ -182,6 +191,16 @@ class Execution:
             for attempt in attempts[:-1]:
                 self._failure(node, attempt.database, attempt.error)
             self._failure(node, error.database, error)
+
+
+def _uses_variables(value: Any) -> bool:
+    if isinstance(value, VarRef):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_uses_variables(v) for v in value)
+    if isinstance(value, dict):
+        return any(_uses_variables(v) for v in value.values())
+    return False
 
 
 def _falls_back_on_not_found(node: Fetch | BatchedJoin) -> bool:

@@ -40,6 +40,7 @@ class Metrics:
             "dbmesh_pool_in_use", "Connections in use, as each resolver reports.", ["database"], registry=r
         )
         self.pool_size = Gauge("dbmesh_pool_size", "Pool size, as each resolver reports.", ["database"], registry=r)
+        self._fetch_ok: dict[str, Histogram] = {}  # labelled children, looked up once
 
     def request(self, outcome: str, seconds: float) -> None:
         self.requests.labels(outcome).inc()
@@ -47,7 +48,10 @@ class Metrics:
 
     def fetch(self, database: str, code: str, seconds: float) -> None:
         if code == "ok":
-            self.fetch_seconds.labels(database).observe(seconds)
+            child = self._fetch_ok.get(database)
+            if child is None:
+                child = self._fetch_ok[database] = self.fetch_seconds.labels(database)
+            child.observe(seconds)
         else:
             self.fetch_errors.labels(database, code).inc()
 

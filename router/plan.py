@@ -157,8 +157,10 @@ class Plan:
     selections: tuple[FieldSelection, ...]
     fetch_count: int
     introspection: bool = False
-    # Not part of the JSON form: the node of each fetch id, for the executor.
+    # Not part of the JSON form: the node of each fetch id, for the executor, and the requests of
+    # nodes whose arguments use no variable (the same for every execution of this plan).
     nodes: dict[int, Fetch | BatchedJoin | Virtual] = field(default_factory=dict, compare=False, repr=False)
+    requests: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _json(value: Any) -> Any:
@@ -167,7 +169,7 @@ def _json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in fields(value):
-            if f.name in ("nodes",) and isinstance(value, Plan):
+            if f.name in ("nodes", "requests") and isinstance(value, Plan):
                 continue
             item = getattr(value, f.name)
             if f.name == "arguments":

@@ -8,6 +8,7 @@ databases could not take is a `BadUserInput` naming the argument.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from router.errors import BadUserInput
 from router.plan import BatchedJoin, Fetch, VarRef
 
 __all__ = ["LOGICAL", "build_request", "key_variables", "resolve_arguments", "to_value"]
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 LOGICAL = {
     "ID": pb.LOGICAL_TYPE_UUID,
@@ -68,6 +71,8 @@ def to_value(value: Any, scalar: str) -> pb.Value:
         return pb.Value(null=True)
     if scalar == "ID":
         text = str(value)
+        if _CANONICAL_UUID.fullmatch(text):  # keys read from a resolver already are
+            return pb.Value(uuid=text)
         try:
             return pb.Value(uuid=str(uuid.UUID(text)))
         except ValueError:

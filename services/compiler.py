@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -112,6 +112,8 @@ class _PredicateCompiler:
         sql = self.dialect.column(column)
         op = cmp.operator
         value = self.operand(cmp.operand, cmp.column)
+        if isinstance(value, uuid.UUID) or (isinstance(value, list) and value and isinstance(value[0], uuid.UUID)):
+            column = as_uuid(column)
         name = pb.Operator.Name(op) if op in pb.Operator.values() else str(op)
         if op in (pb.OPERATOR_IN, pb.OPERATOR_NIN):
             if not isinstance(value, list):
@@ -288,7 +290,26 @@ def _keyed_statement(
     return SqlStatement(sql, params.values)
 
 
+def as_uuid(column: ColumnInfo) -> ColumnInfo:
+    """A text column compared or sorted as UUIDs: canonical UUIDs are lower-case hex, so a
+    case-insensitive collation already compares and sorts them exactly (and a MySQL index on the
+    column serves the comparison without a second, binary one)."""
+    if column.logical != Logical.STRING or (column.exact_collation is None and not column.case_insensitive):
+        return column
+    return replace(column, exact_collation=None, case_insensitive=False)
+
+
+def _with_uuid_columns(request: pb.QueryRequest, collection: CollectionInfo) -> CollectionInfo:
+    """`collection` with the text columns this request reads as UUIDs seen as such."""
+    names = {c.name for c in request.columns if c.type == pb.LOGICAL_TYPE_UUID and c.name in collection.columns}
+    if not names:
+        return collection
+    columns = {name: as_uuid(info) if name in names else info for name, info in collection.columns.items()}
+    return replace(collection, columns=columns)
+
+
 def compile_query(request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect) -> CompiledQuery:
+    collection = _with_uuid_columns(request, collection)
     columns = [collection.column(c.name) for c in request.columns]
     shape = _Shape(request, collection, dialect, columns, _order(request, collection))
     sets = list(request.variables)
@@ -318,11 +339,15 @@ def _compile_keyed(
                 raise InvalidArgument(f"variable set {index} does not bind variable {name!r}")
             values.append(from_proto(variable_set.values[name]))
         decoded.append(values)
+    key_columns = [
+        as_uuid(column) if any(isinstance(v[i], uuid.UUID) for v in decoded) else column
+        for i, column in enumerate(key_columns)
+    ]
     # Keys are matched in one canonical form: a UUID key stays a UUID whatever the column stores.
     key_readers = []
     for position, column in enumerate(key_columns):
-        as_uuid = any(isinstance(v[position], uuid.UUID) for v in decoded)
-        key_readers.append(reader(Logical.UUID if as_uuid else Logical.UNSPECIFIED, column))
+        uuid_key = any(isinstance(v[position], uuid.UUID) for v in decoded)
+        key_readers.append(reader(Logical.UUID if uuid_key else Logical.UNSPECIFIED, column))
     bound_keys: list[tuple[Any, ...]] = []
     set_keys: list[tuple[Any, ...] | None] = []
     seen: set[tuple[Any, ...]] = set()

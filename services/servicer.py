@@ -81,15 +81,16 @@ def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
             await context.abort(error.code, error.message)
         finally:
             level = logging.INFO if method.__name__ in _DATA_RPCS or outcome != "OK" else logging.DEBUG
-            log.log(
-                level,
-                "rpc=%s database=%s outcome=%s ms=%.1f traceparent=%s",
-                method.__name__,
-                self.engine.config.name,
-                outcome,
-                (time.perf_counter() - start) * 1000,
-                _traceparent(context),
-            )
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "rpc=%s database=%s outcome=%s ms=%.1f traceparent=%s",
+                    method.__name__,
+                    self.engine.config.name,
+                    outcome,
+                    (time.perf_counter() - start) * 1000,
+                    _traceparent(context),
+                )
         raise AssertionError("unreachable")  # pragma: no cover - abort raises
 
     return wrapper
