@@ -7,7 +7,8 @@
 - Status codes: with `application/json`, every well-formed request gets 200 whatever its GraphQL
   errors; with `application/graphql-response+json`, a request error (parse, validation, variables:
   no `data`) gets 400. A body that is not a GraphQL request is 400 under both.
-- GraphiQL on `GET /graphql` for browsers (`Accept: text/html`), when `[router] graphiql` allows.
+- GraphiQL on `GET /graphql` for browsers (`Accept: text/html`), when `[router] graphiql` allows;
+  its assets are served from `/_dbmesh/static/` (no CDN).
 - `GET /healthz` (alive), `GET /readyz` (config loaded and every database reachable or covered
   by a live fallback; 503 otherwise), `GET /metrics` (Prometheus text format).
 - An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from router.metrics import CONTENT_TYPE
 from router.service import GraphQLRequest, Router
@@ -113,6 +115,8 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
                 await router.stop()
 
     app = FastAPI(title="dbmesh", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # GraphiQL's assets ship with dbmesh, so the browser IDE works with no internet access.
+    app.mount("/_dbmesh/static", StaticFiles(directory=str(resources.files("router").joinpath("static"))), "static")
     graphiql_html = resources.files("router").joinpath("graphiql.html").read_text(encoding="utf-8")
 
     async def run(request: GraphQLRequest, media: str, http_request: Request) -> Response:

@@ -188,6 +188,10 @@ async def test_graphiql_for_browsers(demo_mesh: InProcessMesh) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "graphiql" in response.text.lower()
+    assert "unpkg.com" not in response.text  # the IDE works without internet access
+    for asset in ("graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"):
+        served = await _get(demo_mesh, f"/_dbmesh/static/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000, asset
 
 
 async def test_health_readiness_and_metrics(demo_mesh: InProcessMesh) -> None:
