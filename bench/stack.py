@@ -22,7 +22,8 @@ from bench.servers import BenchMariaDB, BenchPostgres, DatabaseInfo
 
 __all__ = ["SCHEMA", "Databases", "Targets", "databases", "load", "targets"]
 
-SCHEMA = Path(__file__).with_name("schema.py")
+# The schema dbmesh ships in deploy/ (compose and Kubernetes): the benchmark measures what users run.
+SCHEMA = Path(__file__).resolve().parents[1] / "deploy" / "schema.py"
 POOL_SIZE = 10  # dbmesh's default pool_size; the baseline's pools get the same
 TIMEOUT_SECS = 30
 

@@ -14,7 +14,8 @@ import aiomysql
 import asyncpg
 from harness.servers import DatabaseInfo
 
-SCHEMA = Path(__file__).with_name("schema.py")
+# The schema dbmesh ships for compose and Kubernetes: end to end, exactly what users deploy.
+SCHEMA = Path(__file__).resolve().parents[2] / "deploy" / "schema.py"
 
 
 def cid(n: int) -> str:

@@ -126,5 +126,5 @@ async def test_readiness_and_status_over_real_servers(mesh: UpProcess) -> None:
     ]
 
 
-def test_schema_path_is_the_e2e_schema() -> None:
-    assert Path(SCHEMA).is_file()
+def test_the_schema_is_the_deployed_one() -> None:
+    assert Path(SCHEMA).is_file() and Path(SCHEMA).parent.name == "deploy"
