@@ -1,8 +1,8 @@
 """The deployed federation schema (SPEC §4): customers and their details in PostgreSQL, ten years
 of orders in MySQL/MariaDB, a copy of the customers in SQLite that answers when PostgreSQL is down.
 
-It matches the sample data in deploy/compose/initdb/ and deploy/sqlite/; deploy/k8s/base/config/
-holds an identical copy for the Kubernetes ConfigMap (checked by tests/deploy).
+It matches the sample data in deploy/compose/initdb/ and deploy/sqlite/. This file is the
+Kubernetes ConfigMap's; deploy/schema.py (compose, the end-to-end tests, the benchmark) links to it.
 """
 
 from datetime import date, datetime
