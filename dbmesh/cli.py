@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     with_config(plan)
     plan.add_argument("query", help="the GraphQL query text, or @FILE to read it from a file")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--variables", help="variables as a JSON object (they matter only to @skip/@include)")
 
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
@@ -89,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return asyncio.run(commands.check(args.config, args.schema, offline=args.offline))
     if args.command == "plan":
-        return commands.plan(args.config, args.schema, args.query, as_json=args.json)
+        return commands.plan(args.config, args.schema, args.query, as_json=args.json, variables=args.variables)
     if args.command == "health":
         return asyncio.run(commands.health(args.url, args.resolver, args.timeout))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

@@ -244,7 +244,7 @@ async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set
         await engine.close()
 
 
-def plan(config_path: str, schema_path: str, query: str, *, as_json: bool) -> int:
+def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, variables: str | None = None) -> int:
     from router.plan import describe_plan, plan_to_json
     from router.service import Router
 
@@ -253,11 +253,17 @@ def plan(config_path: str, schema_path: str, query: str, *, as_json: bool) -> in
             query = Path(query[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise DbmeshError(f"{query[1:]}: {exc.strerror}") from None
+    try:
+        values = json.loads(variables) if variables else None
+    except json.JSONDecodeError as exc:
+        raise DbmeshError(f"--variables: not JSON ({exc.msg} at position {exc.pos})") from None
+    if values is not None and not isinstance(values, dict):
+        raise DbmeshError("--variables: must be a JSON object")
     config, model = _load(config_path, schema_path)
     placeholder = {d.name: d.resolver or "127.0.0.1:1" for d in config.databases}
     core = Router(_with_resolvers(config, placeholder), model)
     try:
-        the_plan = core.plan(query)
+        the_plan = core.plan(query, variables=values)
     except ValueError as exc:
         raise DbmeshError(f"query: {exc}") from None
     if as_json:

@@ -186,11 +186,26 @@ class Router:
         return doc
 
     def plan(self, query: str, operation_name: str | None = None, variables: Mapping[str, Any] | None = None) -> Plan:
-        """The plan of `query` (for `dbmesh plan`); raises ValueError with the request's errors."""
-        response = self._prepare(GraphQLRequest(query, variables, operation_name))
-        if isinstance(response, Response):
-            raise ValueError("; ".join(e["message"] for e in response.body["errors"]))
-        return response[0]
+        """The plan of `query` (for `dbmesh plan`); raises ValueError with the document's errors.
+
+        A plan depends on variables only through `@skip`/`@include`, so variables may be left out:
+        arguments show as `$name`, and a directive on a missing variable counts as false."""
+        doc = self._document(query)
+        if doc.document is None:
+            raise ValueError("; ".join(e["message"] for e in doc.errors))
+        operation = get_operation(doc.document, operation_name)
+        if operation is None:
+            raise ValueError(f"unknown operation {operation_name!r}" if operation_name else "name the operation to plan")
+        provided = dict(variables or {})
+        definitions = [
+            d
+            for d in operation.variable_definitions or ()
+            if d.variable.name.value in provided or d.default_value is not None
+        ]
+        coerced = get_variable_values(self.schema, definitions, provided)
+        if isinstance(coerced, list):
+            raise ValueError("; ".join(e.message for e in coerced))
+        return self.planner.plan(doc.document, operation_name, coerced.coerced)
 
     def _prepare(self, request: GraphQLRequest) -> Response | tuple[Plan, DocumentNode, dict[str, Any]]:
         doc = self._document(request.query)

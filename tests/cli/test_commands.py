@@ -187,3 +187,22 @@ async def test_demo_serves_the_example_query(tmp_path: Path) -> None:
         assert await asyncio.to_thread(process.wait, 30) == 0
         if process.stdout:
             process.stdout.close()
+
+
+def test_plan_needs_no_variables_and_checks_given_ones(demo: tuple[Path, Path]) -> None:
+    query = (
+        "query($id: ID!, $more: Boolean = false) { customer(id: $id) { name allOrders @include(if: $more) { id } } }"
+    )
+    without = dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), query)
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.splitlines()[:2] == [
+        "query: 1 fetch",
+        "  Fetch #1 customer(id: $id): primary -> cache.customers[name]",
+    ]
+    more = dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), "--variables", '{"more": true}', query)
+    assert more.stdout.splitlines()[0] == "query: 2 fetches"
+    bad = one_line_error(dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), "--variables", '{"more": 3}', query))
+    assert bad == "query: Variable '$more' has invalid value: Boolean cannot represent a non boolean value: 3"
+    assert one_line_error(dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), "--variables", "{", query)) == (
+        "--variables: not JSON (Expecting property name enclosed in double quotes at position 1)"
+    )
