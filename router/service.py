@@ -195,7 +195,8 @@ class Router:
             raise ValueError("; ".join(e["message"] for e in doc.errors))
         operation = get_operation(doc.document, operation_name)
         if operation is None:
-            raise ValueError(f"unknown operation {operation_name!r}" if operation_name else "name the operation to plan")
+            missing = f"unknown operation {operation_name!r}" if operation_name else "name the operation to plan"
+            raise ValueError(missing)
         provided = dict(variables or {})
         definitions = [
             d
