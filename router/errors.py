@@ -10,7 +10,7 @@
           └── DATABASE_ERROR            anything else the database said
 
 `from_rpc_error` is the one place a `grpc.aio.AioRpcError` becomes a dbmesh error;
-`to_graphql_error` (in `router.response`) is the one place dbmesh errors become GraphQL errors.
+`Shaper._fetch_failed` (in `router.shaping`) is the one place they become GraphQL errors.
 Messages name the database, never a DSN, a password or a stack trace (SPEC §5).
 """
 

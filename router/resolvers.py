@@ -11,7 +11,7 @@ import grpc
 from dbmesh.config import DatabaseConfig
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from router.errors import FetchError, from_rpc_error
+from router.errors import from_rpc_error
 
 __all__ = ["ResolverClient"]
 
@@ -64,7 +64,3 @@ class ResolverClient:
 
     async def close(self) -> None:
         await self.channel.close()
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, FetchError) and exc.unavailable

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dbmesh.config import Config
@@ -118,6 +118,3 @@ class Traffic:
                 self.metrics.fallback(failed[0].database, database)
             return Served(response, database, "", failed)
         raise AssertionError("empty fallback chain")  # pragma: no cover
-
-    def status_targets(self) -> Mapping[str, ResolverClient]:
-        return self.clients

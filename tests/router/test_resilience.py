@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from harness.demo import CACHE_ONLY_ID, demo_databases, prepare_demo
 from harness.mesh import InProcessMesh
 from prometheus_client.parser import text_string_to_metric_families
 
 from dbmesh.demo import customer_id
-from tests.router.conftest import CACHE_ONLY_ID, demo_databases, prepare_demo
 
 C1 = customer_id(1)
 
