@@ -84,7 +84,7 @@ async def serve_router(
     once it listens."""
     import uvicorn
 
-    from router import Router, create_app
+    from dbmesh.router import Router, create_app
 
     _QuietServer = _quiet_server_class()
 
@@ -124,8 +124,8 @@ async def serve_router(
 
 
 async def resolver(config_path: str, database: str, listen: str | None) -> int:
+    from dbmesh.services import serve
     from dbmesh.supervisor import die_with_supervisor
-    from services import serve
 
     die_with_supervisor()
     config = load_config(config_path)
@@ -225,8 +225,8 @@ async def check(config_path: str, schema_path: str, *, offline: bool) -> int:
 
 
 async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set[str]]]:
-    from services.engines import create_engine
-    from services.errors import ResolverError
+    from dbmesh.services.engines import create_engine
+    from dbmesh.services.errors import ResolverError
 
     engine = create_engine(db)
     try:
@@ -245,8 +245,8 @@ async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set
 
 
 def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, variables: str | None = None) -> int:
-    from router.plan import describe_plan, plan_to_json
-    from router.service import Router
+    from dbmesh.router.plan import describe_plan, plan_to_json
+    from dbmesh.router.service import Router
 
     if query.startswith("@"):
         try:

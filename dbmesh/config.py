@@ -75,6 +75,10 @@ class DatabaseConfig:
     read_only: bool = False
     resolver: str | None = None
     replicas: tuple[str, ...] = ()
+    # Open transactions (Begin) a resolver holds at once, each on a connection of its own outside
+    # the read pool, and how long one may sit idle before it is rolled back (docs/reference.md §8).
+    max_transactions: int = 8
+    transaction_idle_secs: float = 30.0
 
     def with_resolver(self, address: str) -> DatabaseConfig:
         """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
@@ -106,6 +110,18 @@ class RouterConfig:
     breaker_failures: int = 3
     breaker_reset_secs: float = 5.0
     document_cache_size: int = 512
+    # Limits on what one request may ask (docs/reference.md §14). None: no limit.
+    max_aliases: int = 30
+    max_root_fields: int = 20
+    max_limit: int = 10_000
+    default_limit: int | None = None
+    max_cost: int = 1_000_000
+    max_body_bytes: int = 1024 * 1024
+    max_batch_operations: int = 10
+    max_query_bytes: int = 256 * 1024
+    max_response_rows: int = 1_000_000
+    max_response_bytes: int = 64 * 1024 * 1024
+    document_cache_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -237,6 +253,8 @@ def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> Data
         "timeout_secs": table.positive_number("timeout_secs", 30.0),
         "read_only": bool(read_only),
         "resolver": table.address("resolver"),
+        "max_transactions": table.integer("max_transactions", 8, minimum=1),
+        "transaction_idle_secs": table.positive_number("transaction_idle_secs", 30.0),
     }
     if engine == "sqlite":
         for key in _NETWORK_KEYS:
@@ -282,6 +300,17 @@ def _parse_router(table: _Table) -> RouterConfig:
         breaker_failures=table.integer("breaker_failures", default.breaker_failures, minimum=1),
         breaker_reset_secs=table.positive_number("breaker_reset_secs", default.breaker_reset_secs),
         document_cache_size=table.integer("document_cache_size", default.document_cache_size, minimum=0),
+        max_aliases=table.integer("max_aliases", default.max_aliases, minimum=1),
+        max_root_fields=table.integer("max_root_fields", default.max_root_fields, minimum=1),
+        max_limit=table.integer("max_limit", default.max_limit, minimum=1),
+        default_limit=table.optional_integer("default_limit", minimum=1),
+        max_cost=table.integer("max_cost", default.max_cost, minimum=1),
+        max_body_bytes=table.integer("max_body_bytes", default.max_body_bytes, minimum=1024),
+        max_batch_operations=table.integer("max_batch_operations", default.max_batch_operations, minimum=1),
+        max_query_bytes=table.integer("max_query_bytes", default.max_query_bytes, minimum=64),
+        max_response_rows=table.integer("max_response_rows", default.max_response_rows, minimum=1),
+        max_response_bytes=table.integer("max_response_bytes", default.max_response_bytes, minimum=1024),
+        document_cache_bytes=table.integer("document_cache_bytes", default.document_cache_bytes, minimum=0),
     )
 
 
@@ -348,6 +377,9 @@ class _Table:
         if value < minimum:
             raise self.error(f"must be at least {minimum}, got {value}", key)
         return value
+
+    def optional_integer(self, key: str, *, minimum: int) -> int | None:
+        return None if self._get(key) is None else self.integer(key, minimum, minimum=minimum)
 
     def positive_number(self, key: str, default: float) -> float:
         value = self._get(key)

@@ -10,7 +10,7 @@ CLI can print it as it is and exit non-zero. Messages never contain passwords.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DbmeshError", "SchemaError"]
+__all__ = ["CodedError", "ConfigError", "DbmeshError", "SchemaError"]
 
 
 class DbmeshError(Exception):
@@ -23,3 +23,17 @@ class ConfigError(DbmeshError):
 
 class SchemaError(DbmeshError):
     """The schema module is invalid, or does not match the databases that serve it."""
+
+
+class CodedError(Exception):
+    """An error that reaches a GraphQL client as `extensions.code` and one plain sentence.
+
+    Subclasses: `dbmesh.resolver.client.CallError` (a call to a resolver failed) and the router's
+    own (`BadUserInput`, ...). The message names the database, never a DSN, a password or a
+    driver's exception class."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

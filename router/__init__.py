@@ -8,7 +8,7 @@ Modules, one concern each: `schema` (GraphQL schema from the schema model), `pla
 `health` (background probes), `metrics`, `service` (the request pipeline), `http` (FastAPI).
 """
 
-from router.http import create_app
-from router.service import GraphQLRequest, Router
+from dbmesh.router.http import create_app
+from dbmesh.router.service import GraphQLRequest, Router
 
 __all__ = ["GraphQLRequest", "Router", "create_app"]

@@ -21,12 +21,12 @@ import orjson
 from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router.errors import CallError, CodedError
+from dbmesh.router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, VarRef, Virtual
+from dbmesh.router.requests import build_request, key_variables, resolve_arguments
+from dbmesh.router.schema import SchemaIndex
+from dbmesh.router.traffic import Served, Traffic
 from dbmesh.schema.model import Argument
-from router.errors import FetchError, RouterError
-from router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, VarRef, Virtual
-from router.requests import build_request, key_variables, resolve_arguments
-from router.schema import SchemaIndex
-from router.traffic import Served, Traffic
 
 __all__ = ["Execution", "Outcome"]
 
@@ -38,7 +38,7 @@ class Outcome:
 
     rows: list[list[Any]] = field(default_factory=list)
     by_key: dict[tuple[Any, ...], list[list[Any]]] = field(default_factory=dict)
-    error: RouterError | None = None
+    error: CodedError | None = None
 
 
 class Execution:
@@ -72,7 +72,7 @@ class Execution:
         else:
             try:
                 self.outcomes[node.id] = await self._fetch(node)
-            except RouterError as exc:
+            except CodedError as exc:
                 self.outcomes[node.id] = Outcome(error=exc)
                 self._failed(node, exc)
 
@@ -159,7 +159,7 @@ class Execution:
         )
         expected = max(1, len(request.variables))
         if len(served.response.row_sets) != expected:
-            raise FetchError(
+            raise CallError(
                 served.database,
                 "DATABASE_ERROR",
                 f"resolver of {served.database!r} returned {len(served.response.row_sets)} row sets "
@@ -182,11 +182,11 @@ class Execution:
             self.routes.append(route)
         return served
 
-    def _failure(self, node: Fetch | BatchedJoin, database: str, error: FetchError) -> None:
+    def _failure(self, node: Fetch | BatchedJoin, database: str, error: CallError) -> None:
         self.failures.append({"fetch": node.id, "database": database, "code": error.code, "message": error.message})
 
-    def _failed(self, node: Fetch | BatchedJoin, error: RouterError) -> None:
-        if isinstance(error, FetchError):
+    def _failed(self, node: Fetch | BatchedJoin, error: CodedError) -> None:
+        if isinstance(error, CallError):
             attempts = error.attempts or []
             for attempt in attempts[:-1]:
                 self._failure(node, attempt.database, attempt.error)

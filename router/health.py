@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dbmesh.config import Config
+from dbmesh.router.errors import CallError
+from dbmesh.router.metrics import Metrics
+from dbmesh.router.traffic import Traffic
 from dbmesh.schema.model import SchemaModel
-from router.errors import FetchError
-from router.metrics import Metrics
-from router.traffic import Traffic
 
 __all__ = ["DatabaseHealth", "HealthMonitor"]
 
@@ -56,7 +56,7 @@ class HealthMonitor:
             health.latency_ms = status.latency_ms if status.connected else None
             health.error = None if status.connected else status.error or "not connected"
             self.metrics.probe(name, status.connected, status.pool_in_use, status.pool_size)
-        except FetchError as exc:
+        except CallError as exc:
             health.connected, health.latency_ms, health.error = False, None, exc.message
             self.metrics.probe(name, False, 0, 0)
         health.last_check = datetime.now(UTC)
@@ -69,7 +69,7 @@ class HealthMonitor:
             try:
                 replica_status = await client.status(replica, timeout=timeout)
                 self.traffic.replica_health[name][replica] = replica_status.connected
-            except FetchError:
+            except CallError:
                 self.traffic.replica_health[name][replica] = False
         return health
 

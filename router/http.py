@@ -28,8 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from router.metrics import CONTENT_TYPE
-from router.service import GraphQLRequest, Router
+from dbmesh.router.metrics import CONTENT_TYPE
+from dbmesh.router.service import GraphQLRequest, Router
 
 __all__ = ["create_app"]
 
@@ -116,8 +116,10 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
 
     app = FastAPI(title="dbmesh", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     # GraphiQL's assets ship with dbmesh, so the browser IDE works with no internet access.
-    app.mount("/_dbmesh/static", StaticFiles(directory=str(resources.files("router").joinpath("static"))), "static")
-    graphiql_html = resources.files("router").joinpath("graphiql.html").read_text(encoding="utf-8")
+    app.mount(
+        "/_dbmesh/static", StaticFiles(directory=str(resources.files("dbmesh.router").joinpath("static"))), "static"
+    )
+    graphiql_html = resources.files("dbmesh.router").joinpath("graphiql.html").read_text(encoding="utf-8")
 
     async def run(request: GraphQLRequest, media: str, http_request: Request) -> Response:
         header = http_request.headers.get("traceparent", "")

@@ -38,8 +38,7 @@ from graphql import (
 )
 from graphql.language import get_location
 
-from dbmesh.schema.model import FieldSource, ObjectType
-from router.plan import (
+from dbmesh.router.plan import (
     BatchedJoin,
     ColumnSpec,
     Fetch,
@@ -51,7 +50,8 @@ from router.plan import (
     VarRef,
     Virtual,
 )
-from router.schema import DATABASE_STATUS, SchemaIndex
+from dbmesh.router.schema import DATABASE_STATUS, SchemaIndex
+from dbmesh.schema.model import FieldSource, ObjectType
 
 __all__ = ["Planner", "directive_variables", "get_operation"]
 

@@ -17,9 +17,9 @@ import orjson
 from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router.errors import BadUserInput
+from dbmesh.router.plan import BatchedJoin, Fetch, VarRef
 from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
-from router.errors import BadUserInput
-from router.plan import BatchedJoin, Fetch, VarRef
 
 __all__ = ["LOGICAL", "build_request", "key_variables", "resolve_arguments", "to_value"]
 

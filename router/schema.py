@@ -34,6 +34,7 @@ from graphql import (
     GraphQLString,
 )
 
+from dbmesh.router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
 from dbmesh.schema.model import (
     MISSING,
     Argument,
@@ -45,7 +46,6 @@ from dbmesh.schema.model import (
     Scalar,
     SchemaModel,
 )
-from router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
 
 __all__ = ["DATABASE_STATUS", "FieldBinding", "SchemaIndex", "build_graphql_schema"]
 

@@ -34,18 +34,18 @@ from graphql.error import GraphQLSyntaxError
 
 from dbmesh.config import Config
 from dbmesh.errors import SchemaError
+from dbmesh.router.depth import query_depth
+from dbmesh.router.errors import CallError
+from dbmesh.router.executor import Execution
+from dbmesh.router.health import HealthMonitor
+from dbmesh.router.metrics import Metrics
+from dbmesh.router.plan import Plan, plan_to_json
+from dbmesh.router.planner import Planner, directive_variables, get_operation
+from dbmesh.router.schema import build_graphql_schema
+from dbmesh.router.shaping import Shaper
+from dbmesh.router.traffic import Traffic
 from dbmesh.schema.check import schema_problems, served_types
 from dbmesh.schema.model import SchemaModel
-from router.depth import query_depth
-from router.errors import FetchError
-from router.executor import Execution
-from router.health import HealthMonitor
-from router.metrics import Metrics
-from router.plan import Plan, plan_to_json
-from router.planner import Planner, directive_variables, get_operation
-from router.schema import build_graphql_schema
-from router.shaping import Shaper
-from router.traffic import Traffic
 
 __all__ = ["GraphQLRequest", "Router"]
 
@@ -151,7 +151,7 @@ class Router:
         for database in served_types(self.model):
             try:
                 schema = await self.traffic.clients[database].schema()
-            except FetchError as exc:
+            except CallError as exc:
                 log.warning("cannot check the schema of %s now: %s", database, exc.message)
                 continue
             tables = {c.name: {col.name for col in c.columns} for c in schema.collections}

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from router.errors import FetchError, RouterError
-from router.executor import Outcome
-from router.plan import BatchedJoin, FieldSelection, Plan
+from dbmesh.router.errors import CallError, CodedError
+from dbmesh.router.executor import Outcome
+from dbmesh.router.plan import BatchedJoin, FieldSelection, Plan
 
 __all__ = ["Shaper"]
 
@@ -58,12 +58,12 @@ class Shaper:
         error["extensions"] = extensions
         self.errors.append(error)
 
-    def _fetch_failed(self, fetch: int, error: RouterError, path: Path, selection: FieldSelection) -> None:
+    def _fetch_failed(self, fetch: int, error: CodedError, path: Path, selection: FieldSelection) -> None:
         if fetch in self._reported:
             return
         self._reported.add(fetch)
         extensions: dict[str, Any] = {"code": error.code}
-        if isinstance(error, FetchError):
+        if isinstance(error, CallError):
             extensions["database"] = error.database
             tried = [a.database for a in error.attempts]
             if len(tried) > 1:

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dbmesh.config import Config
+from dbmesh.resolver.client import ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from router.breaker import CircuitBreaker
-from router.errors import CircuitOpen, FetchError
-from router.metrics import Metrics
-from router.resolvers import ResolverClient
+from dbmesh.router.breaker import CircuitBreaker
+from dbmesh.router.errors import CallError, CircuitOpen
+from dbmesh.router.metrics import Metrics
 
 __all__ = ["Attempt", "Served", "Traffic"]
 
@@ -23,7 +23,7 @@ __all__ = ["Attempt", "Served", "Traffic"]
 @dataclass(frozen=True)
 class Attempt:
     database: str
-    error: FetchError
+    error: CallError
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Traffic:
         start = time.perf_counter()
         try:
             response = await self.clients[database].query(request, traceparent)
-        except FetchError as exc:
+        except CallError as exc:
             self.metrics.fetch(database, exc.code, time.perf_counter() - start)
             if exc.unavailable:
                 breaker.failure()
@@ -102,13 +102,13 @@ class Traffic:
                 try:
                     response = await self.clients[database].query(replicated, traceparent)
                     return Served(response, database, replica, failed)
-                except FetchError as exc:
+                except CallError as exc:
                     if not exc.unavailable:
                         raise
                     self.replica_health[database][replica] = False  # the next probe may restore it
             try:
                 response = await self.call(database, request, traceparent)
-            except FetchError as exc:
+            except CallError as exc:
                 if not exc.unavailable or position == len(chain) - 1:
                     exc.attempts = [*failed, Attempt(database, exc)]
                     raise

@@ -2,6 +2,6 @@
 (SPEC §1, §8). One servicer (`servicer.py`) over one small engine per database kind
 (`engines/`), which compiles requests through its dialect (`dialects/`, `compiler.py`)."""
 
-from services.server import DRAIN_SECS, RunningServer, create_server, serve
+from dbmesh.services.server import DRAIN_SECS, RunningServer, create_server, serve
 
 __all__ = ["DRAIN_SECS", "RunningServer", "create_server", "serve"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from services.errors import InvalidArgument
+from dbmesh.services.errors import InvalidArgument
 
 __all__ = ["Catalog", "CollectionInfo", "ColumnInfo", "Logical"]
 

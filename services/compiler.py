@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.catalog import CollectionInfo, ColumnInfo, Logical
-from services.dialects.base import Dialect, Params
-from services.errors import InvalidArgument
-from services.values import from_proto, reader
+from dbmesh.services.catalog import CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.dialects.base import Dialect, Params
+from dbmesh.services.errors import InvalidArgument
+from dbmesh.services.values import from_proto, reader
 
 __all__ = ["CompiledQuery", "SqlStatement", "compile_predicate", "compile_query"]
 

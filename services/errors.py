@@ -6,7 +6,8 @@
      ├── DeadlineExceeded            DEADLINE_EXCEEDED: a statement ran past timeout_secs
      ├── ConstraintViolation         FAILED_PRECONDITION: a foreign key, check or not-null constraint
      ├── AlreadyExists               ALREADY_EXISTS: a unique constraint
-     ├── PermissionDenied            PERMISSION_DENIED: a write to a read-only database
+     ├── PermissionDenied            PERMISSION_DENIED: the database refused the statement (privileges)
+     │    └── ReadOnly               PERMISSION_DENIED, "read-only: ...": a write to a read-only database
      ├── NotFound                    NOT_FOUND: an unknown transaction id or prepared transaction
      ├── Unimplemented               UNIMPLEMENTED: a capability this engine does not have
      └── DatabaseError               INTERNAL: any other engine error
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "PermissionDenied",
+    "ReadOnly",
     "ResolverError",
     "Unavailable",
     "Unimplemented",
@@ -64,6 +66,14 @@ class AlreadyExists(ResolverError):
 
 class PermissionDenied(ResolverError):
     code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ReadOnly(PermissionDenied):
+    """A write to a database that is read-only (configured so, or the server says so). The message
+    starts with "read-only", which is how callers tell it from a privilege error."""
+
+    def __init__(self, database: str, detail: str = "") -> None:
+        super().__init__(f"read-only: database {database!r} is read-only" + (f" ({detail})" if detail else ""))
 
 
 class NotFound(ResolverError):

@@ -20,8 +20,8 @@ from grpc_reflection.v1alpha import reflection
 from dbmesh.config import DatabaseConfig
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services.engines import create_engine
-from services.servicer import ResolverServicer
+from dbmesh.services.engines import create_engine
+from dbmesh.services.servicer import ResolverServicer
 
 __all__ = ["DRAIN_SECS", "RunningServer", "create_server", "serve"]
 

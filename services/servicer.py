@@ -21,13 +21,13 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services.catalog import Catalog, Logical
-from services.compiler import CompiledQuery, compile_query
-from services.engines.base import Connection, Engine
-from services.errors import InvalidArgument, PermissionDenied, ResolverError, Unimplemented
-from services.transactions import Transactions, check_global_id
-from services.values import reader
-from services.writes import run_mutation
+from dbmesh.services.catalog import Catalog, Logical
+from dbmesh.services.compiler import CompiledQuery, compile_query
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import InvalidArgument, ReadOnly, ResolverError, Unimplemented
+from dbmesh.services.transactions import Transactions, check_global_id
+from dbmesh.services.values import reader
+from dbmesh.services.writes import run_mutation
 
 __all__ = ["ResolverServicer"]
 
@@ -204,7 +204,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     def _writable(self) -> None:
         if self.engine.config.read_only:
-            raise PermissionDenied(f"database {self.engine.config.name!r} is read-only")
+            raise ReadOnly(self.engine.config.name)
 
     @_rpc
     async def Mutate(self, request: pb.MutateRequest, context: Any) -> pb.MutateResponse:

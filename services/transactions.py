@@ -19,8 +19,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from services.engines.base import Connection, Engine
-from services.errors import InvalidArgument, NotFound
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import InvalidArgument, NotFound
 
 __all__ = ["GLOBAL_ID", "Transaction", "Transactions", "check_global_id"]
 

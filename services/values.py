@@ -20,8 +20,8 @@ from typing import Any
 import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.catalog import ColumnInfo, Logical
-from services.errors import InvalidArgument
+from dbmesh.services.catalog import ColumnInfo, Logical
+from dbmesh.services.errors import InvalidArgument
 
 __all__ = ["Json", "from_proto", "parse_datetime", "reader", "to_proto"]
 

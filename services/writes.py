@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.catalog import CollectionInfo, ColumnInfo, Logical
-from services.compiler import compile_predicate
-from services.dialects.base import Dialect, Params
-from services.engines.base import Connection
-from services.errors import InvalidArgument
-from services.values import from_proto, reader
+from dbmesh.services.catalog import CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.compiler import compile_predicate
+from dbmesh.services.dialects.base import Dialect, Params
+from dbmesh.services.engines.base import Connection
+from dbmesh.services.errors import InvalidArgument
+from dbmesh.services.values import from_proto, reader
 
 __all__ = ["WriteResult", "run_mutation"]
 

@@ -1,5 +1,5 @@
 """SQL dialects: what differs between engines when building statements."""
 
-from services.dialects.base import Dialect, Params
+from dbmesh.services.dialects.base import Dialect, Params
 
 __all__ = ["Dialect", "Params"]

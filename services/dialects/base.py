@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.catalog import ColumnInfo, Logical
-from services.errors import InvalidArgument
-from services.values import Json, parse_datetime
+from dbmesh.services.catalog import ColumnInfo, Logical
+from dbmesh.services.errors import InvalidArgument
+from dbmesh.services.values import Json, parse_datetime
 
 __all__ = ["Dialect", "Params"]
 

@@ -30,9 +30,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from services.catalog import ColumnInfo, Logical
-from services.dialects.base import Dialect
-from services.errors import InvalidArgument
+from dbmesh.services.catalog import ColumnInfo, Logical
+from dbmesh.services.dialects.base import Dialect
+from dbmesh.services.errors import InvalidArgument
 
 __all__ = ["EXACT_CHARSET", "MysqlDialect", "exact_collation", "json_checked_column", "mysql_logical"]
 

@@ -21,8 +21,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.catalog import ColumnInfo
-from services.dialects.base import Dialect, Params
+from dbmesh.services.catalog import ColumnInfo
+from dbmesh.services.dialects.base import Dialect, Params
 
 __all__ = ["ICU_ROOT", "PostgresDialect"]
 

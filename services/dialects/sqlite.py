@@ -16,8 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.catalog import ColumnInfo
-from services.dialects.base import Dialect, Params
+from dbmesh.services.catalog import ColumnInfo
+from dbmesh.services.dialects.base import Dialect, Params
 
 __all__ = ["SqliteDialect"]
 

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dbmesh.config import DatabaseConfig
-from services.engines.base import Connection, Engine, Status
+from dbmesh.services.engines.base import Connection, Engine, Status
 
 __all__ = ["Connection", "Engine", "Status", "create_engine"]
 
 
 def create_engine(config: DatabaseConfig) -> Engine:
     if config.engine == "sqlite":
-        from services.engines.sqlite import SqliteEngine
+        from dbmesh.services.engines.sqlite import SqliteEngine
 
         return SqliteEngine(config)
     if config.engine == "postgresql":
-        from services.engines.postgresql import PostgresEngine
+        from dbmesh.services.engines.postgresql import PostgresEngine
 
         return PostgresEngine(config)
     if config.engine == "mysql":
-        from services.engines.mysql import MysqlEngine
+        from dbmesh.services.engines.mysql import MysqlEngine
 
         return MysqlEngine(config)
     raise ValueError(f"unknown engine {config.engine!r}")

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from dbmesh.config import DatabaseConfig
-from services.catalog import Catalog
-from services.dialects.base import Dialect
-from services.errors import DeadlineExceeded, ResolverError, Unimplemented
+from dbmesh.services.catalog import Catalog
+from dbmesh.services.dialects.base import Dialect
+from dbmesh.services.errors import DeadlineExceeded, ResolverError, Unimplemented
 
 __all__ = ["Connection", "Engine", "Status"]
 

@@ -30,10 +30,10 @@ import aiomysql
 import pymysql
 from pymysql.constants import CLIENT
 
-from services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
-from services.dialects.mysql import MysqlDialect, exact_collation, json_checked_column, mysql_logical
-from services.engines.base import Connection, Engine
-from services.errors import (
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.dialects.mysql import MysqlDialect, exact_collation, json_checked_column, mysql_logical
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
     DatabaseError,
@@ -41,10 +41,11 @@ from services.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ReadOnly,
     ResolverError,
     Unavailable,
 )
-from services.transactions import GLOBAL_ID
+from dbmesh.services.transactions import GLOBAL_ID
 
 __all__ = ["MysqlEngine"]
 
@@ -62,11 +63,14 @@ _ERRORS: dict[int, type[ResolverError]] = {
     **dict.fromkeys((1969, 3024, 1205), DeadlineExceeded),  # max_statement_time, lock wait
     **dict.fromkeys((1022, 1062, 1169, 1586, 1440), AlreadyExists),
     **dict.fromkeys((1048, 1216, 1217, 1263, 1364, 1451, 1452, 3819, 4025), ConstraintViolation),
-    **dict.fromkeys((1142, 1143, 1290, 1792, 1836), PermissionDenied),
+    **dict.fromkeys((1142, 1143), PermissionDenied),  # privileges; read-only modes are _READ_ONLY
     **dict.fromkeys((1264, 1265, 1267, 1270, 1271, 1292, 1366, 1406, 3140), InvalidArgument),
     **dict.fromkeys((1054, 1146), InvalidArgument),  # the schema changed since introspection
     _XAER_NOTA: NotFound,
 }
+
+
+_READ_ONLY = frozenset((1290, 1792, 1836))  # --read-only, a read-only transaction, read-only mode
 
 
 def _code(exc: BaseException) -> int:
@@ -438,6 +442,8 @@ class MysqlEngine(Engine):
                     return Unavailable(f"{where} is unreachable (connect timed out after {self.timeout:g}s)")
                 if isinstance(cause, OSError):
                     return Unavailable(f"{where} is unreachable ({_os_reason(cause)})")
+            if code in _READ_ONLY:
+                return ReadOnly(self.config.name, f"error {code}: {message}")
             return error(f"{where}: error {code}: {message}")
         if isinstance(exc, TimeoutError):
             return DeadlineExceeded(f"{where}: no answer within {self.timeout:g}s")

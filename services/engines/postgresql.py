@@ -26,10 +26,10 @@ import asyncpg
 import asyncpg.exceptions as pg
 
 from dbmesh.config import DatabaseConfig
-from services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
-from services.dialects.postgresql import ICU_ROOT, PostgresDialect
-from services.engines.base import Connection, Engine
-from services.errors import (
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.dialects.postgresql import ICU_ROOT, PostgresDialect
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
     DatabaseError,
@@ -37,6 +37,7 @@ from services.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ReadOnly,
     ResolverError,
     Unavailable,
     Unimplemented,
@@ -333,7 +334,9 @@ class PostgresEngine(Engine):
             return AlreadyExists(_server_message(exc))
         if isinstance(exc, pg.IntegrityConstraintViolationError):
             return ConstraintViolation(_server_message(exc))
-        if isinstance(exc, (pg.ReadOnlySQLTransactionError, pg.InsufficientPrivilegeError)):
+        if isinstance(exc, pg.ReadOnlySQLTransactionError):
+            return ReadOnly(self.config.name, _server_message(exc))
+        if isinstance(exc, pg.InsufficientPrivilegeError):
             return PermissionDenied(f"{where}: {_server_message(exc)}")
         if isinstance(exc, (pg.DataError, pg._base.DataError)):
             return InvalidArgument(_server_message(exc))

@@ -18,15 +18,15 @@ from typing import Any
 
 import aiosqlite
 
-from services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
-from services.dialects.sqlite import SqliteDialect
-from services.engines.base import Connection, Engine
-from services.errors import (
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.dialects.sqlite import SqliteDialect
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
     DatabaseError,
     DeadlineExceeded,
-    PermissionDenied,
+    ReadOnly,
     ResolverError,
     Unavailable,
 )
@@ -209,7 +209,7 @@ class SqliteEngine(Engine):
             if "interrupted" in message:
                 return DeadlineExceeded(f"statement exceeded {self.timeout:g}s")
             if "readonly" in message:
-                return PermissionDenied(f"database {self.config.name!r} is read-only")
+                return ReadOnly(self.config.name)
             if "unable to open" in message or "locked" in message or "disk I/O" in message:
                 return Unavailable(f"database {self.config.name!r}: {message}")
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):

@@ -19,7 +19,7 @@ import pytest_asyncio
 from conformance.backends import Backend, backend_for
 from conformance.client import ResolverClient
 from conformance.dataset import load_dataset
-from services import create_server
+from dbmesh.services import create_server
 
 ENGINES = ["postgresql", "mysql", "sqlite"]
 _MODULE_DATABASES = {"postgresql": "pg_module_database", "mysql": "mysql_module_database"}

@@ -603,7 +603,8 @@ def build_context(root: Path, dockerignore: Path, dockerfile: str) -> set[str]:
 
     patterns = dockerignore.read_text(encoding="utf-8").splitlines()
     included = exclude_paths(root, patterns, dockerfile=dockerfile)
-    return {p for p in included if (root / p).is_file()}
+    # A symlink is sent as itself (dbmesh/router -> ../router), whatever it points at.
+    return {p for p in included if (root / p).is_file() or (root / p).is_symlink()}
 
 
 def compose_resolver_problems(config: Obj) -> list[str]:

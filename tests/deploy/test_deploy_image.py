@@ -63,7 +63,10 @@ def _wheel_from_copied_files(dockerfile: Path, tmp_path: Path) -> dict[str, str]
         for path in context:
             if path == copied or path.startswith(copied.rstrip("/") + "/"):
                 (source / path).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(REPO / path, source / path)
+                if (REPO / path).is_symlink():
+                    (source / path).symlink_to((REPO / path).readlink())
+                else:
+                    shutil.copy(REPO / path, source / path)
     built = run(
         [
             sys.executable,
@@ -89,7 +92,13 @@ def _wheel_from_copied_files(dockerfile: Path, tmp_path: Path) -> dict[str, str]
 
 def _missing_from(wheel: dict[str, str]) -> list[str]:
     """The repository's modules that the wheel lacks, and its console script if it lacks that."""
-    modules = [str(p.relative_to(REPO)) for package in PACKAGES for p in (REPO / package).rglob("*.py")]
+    # router/ and services/ install as dbmesh.router and dbmesh.services (dbmesh/router -> ../router).
+    modules = [
+        str(p.relative_to(REPO)) if package == "dbmesh" else f"dbmesh/{p.relative_to(REPO)}"
+        for package in PACKAGES
+        for p in (REPO / package).rglob("*.py")
+        if package != "dbmesh" or not ({"router", "services"} & set(p.relative_to(REPO).parts[1:2]))
+    ]
     missing = [m for m in modules if m not in wheel]
     scripts = "".join(text for name, text in wheel.items() if name.endswith("entry_points.txt"))
     return missing + ([] if "dbmesh = dbmesh.cli:main" in scripts else ["console script dbmesh"])
@@ -99,6 +108,8 @@ def test_the_copied_files_make_a_complete_package(tmp_path: Path) -> None:
     names = _wheel_from_copied_files(DOCKERFILE, tmp_path)
     assert _missing_from(names) == []
     assert "dbmesh/resolver/v1/resolver_pb2.py" in names
+    # Only `dbmesh` is installed: no top-level `router` or `services` to clash with a user's modules.
+    assert {name.split("/")[0] for name in names} == {"dbmesh", "dbmesh-0.1.0.dist-info"}
 
 
 def test_sqlite_cache_init_creates_the_cache_once(tmp_path: Path) -> None:
@@ -167,8 +178,8 @@ def test_broken_dockerfile_without_a_package_makes_an_incomplete_image(tmp_path:
     edit(broken, "COPY services ./services\n", "")
     assert need(hadolint_problems, broken) == []  # hadolint cannot know
     missing = _missing_from(_wheel_from_copied_files(broken, tmp_path))
-    assert missing and all(m.startswith("services/") for m in missing), missing
-    assert "services/server.py" in missing
+    assert missing and all(m.startswith("dbmesh/services/") for m in missing), missing
+    assert "dbmesh/services/server.py" in missing
 
 
 def test_copy_sources_reads_continuations_and_skips_other_stages() -> None:

@@ -29,7 +29,7 @@ from deploy_checks import (
     versions,
 )
 
-from services.server import DRAIN_SECS
+from dbmesh.services.server import DRAIN_SECS
 
 OVERLAYS = ["base", "production"]
 ROUTER = {"app.kubernetes.io/name": "dbmesh", "app.kubernetes.io/component": "router"}

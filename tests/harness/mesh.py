@@ -27,7 +27,7 @@ import httpx
 from dbmesh.commands import serve_router
 from dbmesh.config import Config, parse_config
 from dbmesh.schema import SchemaModel, load_schema
-from services import RunningServer, create_server
+from dbmesh.services import RunningServer, create_server
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from graphql import parse
 
+from dbmesh.router.plan import BatchedJoin, Fetch, Parallel, Plan, Sequence, Virtual, plan_to_json
+from dbmesh.router.planner import Planner
+from dbmesh.router.schema import build_graphql_schema
 from dbmesh.schema import load_schema
-from router.plan import BatchedJoin, Fetch, Parallel, Plan, Sequence, Virtual, plan_to_json
-from router.planner import Planner
-from router.schema import build_graphql_schema
 
 SAMPLES = Path(__file__).parent / "samples"
 CASES = sorted(p.name for p in SAMPLES.iterdir() if (p / "query.graphql").exists())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from graphql import build_schema, print_schema
 
+from dbmesh.router.schema import build_graphql_schema
 from dbmesh.schema import load_schema
-from router.schema import build_graphql_schema
 
 HERE = Path(__file__).parent
 GUIDE = HERE.parent / "unit" / "schema" / "samples" / "guide_schema.py"

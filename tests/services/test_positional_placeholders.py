@@ -10,9 +10,9 @@ import pytest
 from conformance.client import ResolverClient, and_, asc, cmp, var
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.catalog import CollectionInfo, ColumnInfo, Logical
-from services.compiler import compile_query
-from services.dialects.base import Dialect
+from dbmesh.services.catalog import CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.compiler import compile_query
+from dbmesh.services.dialects.base import Dialect
 
 LABELS = CollectionInfo(
     "labels",

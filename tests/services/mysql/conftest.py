@@ -12,7 +12,7 @@ from harness.servers import DatabaseInfo, MariaDBServer
 from mysql_resolver import Resolver, StartResolver, mysql_config
 
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services import create_server
+from dbmesh.services import create_server
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from harness.servers import DatabaseInfo
 from dbmesh.config import DatabaseConfig, parse_config
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services import RunningServer
-from services.values import to_proto
+from dbmesh.services import RunningServer
+from dbmesh.services.values import to_proto
 
 
 def mysql_config(info: DatabaseInfo, **settings: Any) -> DatabaseConfig:

@@ -12,7 +12,7 @@ import pytest
 from mysql_resolver import Resolver, and_, cmp, decode
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.values import to_proto
+from dbmesh.services.values import to_proto
 
 Sql = Callable[[str], list[tuple[Any, ...]]]
 

@@ -12,7 +12,7 @@ from harness.servers import DatabaseInfo, MariaDBServer
 from mysql_resolver import Resolver, StartResolver, mysql_config, row
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.engines.mysql import MysqlEngine
+from dbmesh.services.engines.mysql import MysqlEngine
 
 Sql = Callable[[str], list[tuple[Any, ...]]]
 

@@ -12,8 +12,8 @@ from harness.servers import DatabaseInfo
 from mysql_resolver import Resolver, StartResolver, cmp, decode, mysql_config, row
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.engines.mysql import MysqlEngine
-from services.errors import PermissionDenied
+from dbmesh.services.engines.mysql import MysqlEngine
+from dbmesh.services.errors import PermissionDenied
 
 Sql = Callable[[str], list[tuple[Any, ...]]]
 

@@ -13,7 +13,7 @@ from harness.servers import DatabaseInfo
 from pg_support import StartResolver, pg_config
 
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services import create_server
+from dbmesh.services import create_server
 
 
 @pytest.fixture

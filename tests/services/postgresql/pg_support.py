@@ -12,7 +12,7 @@ from harness.servers import DatabaseInfo
 from dbmesh.config import DatabaseConfig, parse_config
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services.values import to_proto
+from dbmesh.services.values import to_proto
 
 StartResolver = Callable[..., Awaitable[pb_grpc.ResolverStub]]
 

@@ -15,7 +15,7 @@ from pg_support import StartResolver, cmp, cols, rows, run_sql
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from services.values import to_proto
+from dbmesh.services.values import to_proto
 
 SCHEMA = """
 CREATE TABLE teams (id integer PRIMARY KEY, name text NOT NULL);
@@ -199,7 +199,7 @@ async def test_read_only_sessions_are_read_only_on_the_server(pg_database: Datab
     """Defence in depth: even a statement that got past the servicer is refused by PostgreSQL."""
     from pg_support import pg_config
 
-    from services.engines import create_engine
+    from dbmesh.services.engines import create_engine
 
     await run_sql(pg_database, SCHEMA)
     engine = create_engine(pg_config(pg_database, read_only=True))

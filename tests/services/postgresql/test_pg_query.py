@@ -14,7 +14,7 @@ from harness.servers import DatabaseInfo
 from pg_support import StartResolver, cmp, cols, rows, run_sql
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from services.values import to_proto
+from dbmesh.services.values import to_proto
 
 PEOPLE = """
 CREATE TABLE people (

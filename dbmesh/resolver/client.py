@@ -1,0 +1,120 @@
+"""The client of the resolver services (docs/reference.md §8), shared by everything that calls them:
+the router, and jobs that are not GraphQL (sync, reconciliation, the transaction coordinator).
+None of them imports another's code to reach a database.
+
+One `ResolverClient` per database: one gRPC channel (HTTP/2 multiplexes every concurrent call),
+the database's deadline (`timeout_secs`) on every call, and the request's W3C trace context in the
+`traceparent` metadata key. `call_error` is the one place a `grpc.aio.AioRpcError` becomes a
+dbmesh error:
+
+    CallError                       a call to one database's resolver failed
+     ├── DATABASE_UNAVAILABLE       the resolver or its database cannot be reached, or the call was
+     │                              cancelled (`unavailable`: fallbacks apply)
+     ├── DATABASE_TIMEOUT           the deadline passed (`unavailable` too)
+     ├── READ_ONLY_DATABASE         a write to a database that refuses writes
+     ├── PERMISSION_DENIED          the database refused the statement (privileges)
+     ├── BAD_USER_INPUT             the resolver refused the request (INVALID_ARGUMENT)
+     └── DATABASE_ERROR             anything else the database said
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from dbmesh.config import DatabaseConfig
+from dbmesh.errors import CodedError
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
+
+__all__ = ["CallError", "ResolverClient", "call_error"]
+
+_OPTIONS = [
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 30_000),
+    # Reconnect quickly once a resolver is back (the default backoff grows to two minutes).
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
+# The resolver says this (services/errors.py) when a database refused a write for lack of rights
+# rather than because the database is configured read-only.
+_READ_ONLY_PREFIX = "read-only"
+
+
+class CallError(CodedError):
+    def __init__(self, database: str, code: str, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.database = database
+        self.code = code
+        self.unavailable = unavailable
+        # Every database tried before giving up, this one last (set by a fallback chain).
+        self.attempts: list[Any] = []
+
+
+def call_error(exc: grpc.aio.AioRpcError, database: str) -> CallError:
+    """The dbmesh error for a failed call to `database`'s resolver."""
+    code = exc.code()
+    details = exc.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if "failed to connect" in details.lower() or "connection refused" in details.lower():
+            details = "its resolver cannot be reached"
+        return CallError(
+            database, "DATABASE_UNAVAILABLE", f"database {database!r} is unavailable: {details}", unavailable=True
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return CallError(
+            database, "DATABASE_TIMEOUT", f"database {database!r} did not answer in time", unavailable=True
+        )
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        if details.startswith(_READ_ONLY_PREFIX):
+            return CallError(database, "READ_ONLY_DATABASE", f"database {database!r} is read-only")
+        return CallError(database, "PERMISSION_DENIED", f"database {database!r} refused the statement: {details}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return CallError(database, "BAD_USER_INPUT", f"database {database!r} refused the request: {details}")
+    if code == grpc.StatusCode.CANCELLED:
+        return CallError(
+            database, "DATABASE_UNAVAILABLE", f"the call to database {database!r} was cancelled", unavailable=True
+        )
+    return CallError(database, "DATABASE_ERROR", f"database {database!r} failed: {details}")
+
+
+class ResolverClient:
+    """Calls to one database's resolver service."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        if not config.resolver:
+            raise ValueError(f"database {config.name!r} has no resolver address")
+        self.config = config
+        self.name = config.name
+        self.timeout = float(config.timeout_secs)
+        self.channel = grpc.aio.insecure_channel(config.resolver, options=_OPTIONS)
+        self.stub = pb_grpc.ResolverStub(self.channel)
+
+    @staticmethod
+    def _metadata(traceparent: str | None) -> tuple[tuple[str, str], ...]:
+        return (("traceparent", traceparent),) if traceparent else ()
+
+    async def _call(self, method: Any, request: Any, timeout: float | None, traceparent: str | None) -> Any:  # noqa: ASYNC109
+        try:
+            return await method(request, timeout=timeout or self.timeout, metadata=self._metadata(traceparent))
+        except grpc.aio.AioRpcError as exc:
+            raise call_error(exc, self.name) from None
+
+    async def query(self, request: pb.QueryRequest, traceparent: str | None = None) -> pb.QueryResponse:
+        response: pb.QueryResponse = await self._call(self.stub.Query, request, None, traceparent)
+        return response
+
+    async def status(self, replica: str = "", timeout: float | None = None) -> pb.StatusResponse:  # noqa: ASYNC109
+        response: pb.StatusResponse = await self._call(
+            self.stub.Status, pb.StatusRequest(replica=replica), timeout, None
+        )
+        return response
+
+    async def schema(self) -> pb.Schema:
+        response: pb.Schema = await self._call(self.stub.GetSchema, pb.GetSchemaRequest(), None, None)
+        return response
+
+    async def close(self) -> None:
+        await self.channel.close()
