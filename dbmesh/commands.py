@@ -130,6 +130,7 @@ async def resolver(config_path: str, database: str, listen: str | None) -> int:
     die_with_supervisor()
     config = load_config(config_path)
     db = config.database(database)
+    db.connection()  # its variables are needed here, and only here: fail in one line before serving
     address = listen or db.resolver
     if not address:
         raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")
@@ -164,6 +165,7 @@ async def up(
     from dbmesh.supervisor import Supervisor
 
     config, model = _load(config_path, schema_path)
+    config.check_connections()  # every resolver is started here: one line now, not one per resolver log
     stop = await _stop_signal()
     supervisor = Supervisor(config_path, config)
     try:
@@ -199,6 +201,7 @@ async def check(config_path: str, schema_path: str, *, offline: bool) -> int:
     from dbmesh.schema.check import schema_problems
 
     config, model = _load(config_path, schema_path)
+    config.check_connections()
     for warning in model.warnings:
         print(f"warning: {warning}")
     if offline:

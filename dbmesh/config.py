@@ -1,16 +1,24 @@
-"""Load and validate dbmesh's TOML configuration (SPEC §3).
+"""Load and validate dbmesh's TOML configuration (docs/reference.md §3).
 
 The file holds one or more ``[[databases]]`` tables and an optional ``[router]`` table. The design
 guide's spelling, ``[[FraiseQL.databases]]`` and ``[FraiseQL.router]``, is accepted identically; each
 section may come from either place, but not from both in one file.
 
-Rules SPEC §3 leaves open, decided here:
+Rules docs/reference.md §3 leaves open, decided here:
 
 * ``${VAR}`` and ``${VAR:-default}`` are substituted in every string value, also inside longer strings
   and arrays. ``:-`` takes the default when the variable is unset *or empty*, as in POSIX shells and
   Docker Compose; the default is literal text up to the first ``}`` (no nesting). ``$$`` is a literal
   ``$``, so ``$${X}`` gives ``${X}``; a ``$`` followed by anything else is kept as it is. An unset
   variable without a default, an unterminated ``${`` or a malformed ``${...}`` is an error.
+* A process needs only the variables of what it uses. Loading substitutes and validates what every
+  process needs: the tables' keys, names, engines, pool sizes, timeouts, ``read_only``, ``resolver``,
+  ``replicas``, the transaction settings and ``[router]``. A database's *connection settings*
+  (``host``, ``port``, ``database``, ``username``, ``password``, sqlite's ``path``) are substituted
+  and validated when :meth:`DatabaseConfig.connection` is first called (the attributes of the same
+  names call it), from the environment as it is then: the router, which never connects to a
+  database, starts without the databases' passwords; a resolver needs those of its own database.
+  :meth:`Config.check_connections` validates them all now (``dbmesh check``, also ``--offline``).
 * Numbers and booleans may be written as strings, so that they can come from the environment
   (``port = "${PGPORT:-5432}"``): ``"5432"`` is read as an integer, ``"true"``/``"false"`` as booleans.
 * ``engine`` is case-insensitive; ``postgres`` means ``postgresql`` and ``mariadb`` means ``mysql``.
@@ -18,12 +26,25 @@ Rules SPEC §3 leaves open, decided here:
   and ``password`` have no default: ``None`` leaves them to the driver (``PGUSER``, the OS user, ...)
   rather than guessing a superuser name.
 * SQLite needs ``path`` and rejects the network keys (``host``, ``port``, ``database``, ``username``,
-  ``password``, ``replicas``); the other engines reject ``path``. A relative ``path`` (``~`` expanded)
-  is resolved against the configuration file's directory, or the working directory for text given to
-  :func:`parse_config` without a file name; ``:memory:`` is refused because each resolver keeps a pool
-  of connections, which must share one database file.
+  ``password``, ``replicas``); the other engines reject ``path`` (both checked at load). A relative
+  ``path`` (``~`` expanded) is resolved against the configuration file's directory, or the working
+  directory for text given to :func:`parse_config` without a file name; ``:memory:`` is refused
+  because each resolver keeps a pool of connections, which must share one database file.
 * ``read_write = false`` (the guide's) means ``read_only = true``; giving both so that they disagree
   is an error. ``resolver`` and ``replicas`` entries are ``host:port`` (IPv6 as ``[::1]:port``).
+* ``max_transactions`` (default 8, at least 1) is how many open transactions (``Begin``) a resolver
+  holds at once, each on a connection of its own outside the read pool; ``transaction_idle_secs``
+  (default 30, greater than 0) is how long one may sit idle before the resolver rolls it back
+  (docs/reference.md §8, §10).
+* ``[router]`` also takes dbmesh's health and breaker settings (``probe_interval_secs`` 5,
+  ``breaker_failures`` 3, ``breaker_reset_secs`` 5; docs/reference.md §6, §7), the parsed-document
+  cache (``document_cache_size`` 512 documents, ``document_cache_bytes`` 16 MiB, 0 turns it off) and
+  the request limits of docs/reference.md §14: ``max_aliases`` 30, ``max_root_fields`` 20,
+  ``max_limit`` 10000 (the largest ``limit`` a field may ask), ``default_limit`` (the ``limit`` of a
+  list field that gives none; unset: no limit), ``max_cost`` 1000000, ``max_body_bytes`` 1 MiB (at
+  least 1024), ``max_batch_operations`` 10 (operations in one batched request), ``max_query_bytes``
+  256 KiB (at least 64), ``max_response_rows`` 1000000 and ``max_response_bytes`` 64 MiB (at least
+  1024). Each is an integer of at least 1 unless said otherwise.
 * The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
   ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
 """
@@ -44,7 +65,7 @@ from typing import Any
 
 from dbmesh.errors import ConfigError
 
-__all__ = ["Config", "DatabaseConfig", "RouterConfig", "load_config", "parse_config"]
+__all__ = ["Config", "Connection", "DatabaseConfig", "RouterConfig", "load_config", "parse_config"]
 
 ENGINES = ("mysql", "postgresql", "sqlite")
 _ENGINE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
@@ -59,17 +80,65 @@ _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
 @dataclass(frozen=True)
+class Connection:
+    """A database's connection settings, substituted and validated (what only its resolver needs).
+
+    The network engines have ``host``, ``port``, ``database`` and maybe ``username`` and
+    ``password``; sqlite has only ``path`` (absolute). ``password`` is left out of ``repr``.
+    """
+
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    path: str | None = None
+
+
+class _PendingConnection:
+    """A database's connection keys as written; substituted and validated on first use, then kept.
+
+    Equal to another when written the same way in the same place; its ``repr`` shows no values.
+    """
+
+    def __init__(self, table: _Table, engine: str, base_dir: Path) -> None:
+        self._table = table
+        self._engine = engine
+        self._base_dir = base_dir
+        self._resolved: Connection | None = None
+
+    def resolve(self) -> Connection:
+        if self._resolved is None:
+            self._resolved = _parse_connection(self._table, self._engine, self._base_dir)
+        return self._resolved
+
+    def _key(self) -> tuple[Any, ...]:
+        table = self._table
+        written = {key: value for key, value in table.values.items() if key in _CONNECTION_KEYS}
+        return (table.source, table.path, self._engine, self._base_dir, repr(sorted(written.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PendingConnection) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"<connection settings of {self._table.path}, substituted on first use>"
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
-    """One ``[[databases]]`` table (SPEC §3); ``password`` is left out of ``repr`` and ``str``."""
+    """One ``[[databases]]`` table (docs/reference.md §3).
+
+    Built by :func:`parse_config`, its connection settings are substituted on first use
+    (:meth:`connection`); built directly, ``settings`` is a ready :class:`Connection`. No password
+    appears in ``repr`` or ``str``.
+    """
 
     name: str
     engine: str
-    host: str | None
-    port: int | None
-    database: str | None
-    username: str | None
-    password: str | None = field(repr=False)
-    path: str | None
+    settings: Connection | _PendingConnection = field(default_factory=Connection, repr=False)
     pool_size: int = 10
     timeout_secs: float = 30.0
     read_only: bool = False
@@ -80,6 +149,41 @@ class DatabaseConfig:
     max_transactions: int = 8
     transaction_idle_secs: float = 30.0
 
+    def connection(self) -> Connection:
+        """The connection settings, substituted and validated now the first time they are asked for.
+
+        Only a process that connects to this database needs its variables (passwords, hosts); an
+        unset one is the :class:`ConfigError` loading would have raised, e.g.
+        ``FILE: databases[0].password (pg): environment variable 'X' is not set and has no default``.
+        """
+        if isinstance(self.settings, Connection):
+            return self.settings
+        return self.settings.resolve()
+
+    @property
+    def host(self) -> str | None:
+        return self.connection().host
+
+    @property
+    def port(self) -> int | None:
+        return self.connection().port
+
+    @property
+    def database(self) -> str | None:
+        return self.connection().database
+
+    @property
+    def username(self) -> str | None:
+        return self.connection().username
+
+    @property
+    def password(self) -> str | None:
+        return self.connection().password
+
+    @property
+    def path(self) -> str | None:
+        return self.connection().path
+
     def with_resolver(self, address: str) -> DatabaseConfig:
         """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
         if problem := _address_problem(address):
@@ -87,18 +191,23 @@ class DatabaseConfig:
         return dataclasses.replace(self, resolver=address)
 
     def describe(self) -> str:
-        """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``."""
+        """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``.
+
+        It shows connection settings, so it raises what :meth:`connection` raises.
+        """
+        settings = self.connection()
         if self.engine == "sqlite":
-            where = self.path or ""
+            where = settings.path or ""
         else:
-            host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-            where = f"{host}:{self.port}/{self.database}"
+            host = settings.host
+            host = f"[{host}]" if host and ":" in host else host
+            where = f"{host}:{settings.port}/{settings.database}"
         return f"{self.name} ({self.engine}, {where})"
 
 
 @dataclass(frozen=True)
 class RouterConfig:
-    """The ``[router]`` table (SPEC §3), plus dbmesh's health, breaker and cache settings (SPEC §6, §7)."""
+    """The ``[router]`` table (docs/reference.md §3, §14), with health, breaker and cache settings (§6, §7)."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -140,13 +249,24 @@ class Config:
         known = ", ".join(database.name for database in self.databases)
         raise ConfigError(f"{self.source}: unknown database {name!r} (known: {known})")
 
+    def check_connections(self) -> None:
+        """Substitute and validate every database's connection settings now, as ``dbmesh check`` does;
+        the first problem is raised as its :class:`ConfigError`."""
+        for database in self.databases:
+            database.connection()
 
-_DATABASE_KEYS = (*(item.name for item in dataclasses.fields(DatabaseConfig)), "read_write")
+
+_CONNECTION_KEYS = tuple(item.name for item in dataclasses.fields(Connection))
+_DATABASE_KEYS = (
+    *(item.name for item in dataclasses.fields(DatabaseConfig) if item.name != "settings"),
+    *_CONNECTION_KEYS,
+    "read_write",
+)
 _ROUTER_KEYS = tuple(item.name for item in dataclasses.fields(RouterConfig))
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the configuration file at ``path`` (SPEC §3); ``environ`` defaults to os.environ."""
+    """Read and validate the configuration file at ``path`` (docs/reference.md §3); ``environ``: os.environ."""
     source = os.fspath(path)
     try:
         data = Path(source).read_bytes()
@@ -246,7 +366,7 @@ def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> Data
                 f"read_only = {_show(read_only)} contradicts read_write = {_show(read_write)} (give only one)"
             )
         read_only = not read_write
-    settings: dict[str, Any] = {
+    values: dict[str, Any] = {
         "name": name,
         "engine": engine,
         "pool_size": table.integer("pool_size", 10, minimum=1),
@@ -260,25 +380,27 @@ def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> Data
         for key in _NETWORK_KEYS:
             if key in table.values:
                 raise table.error("not allowed for engine 'sqlite' (a sqlite database is its 'path')", key)
+    elif "path" in table.values:
+        raise table.error(f"not allowed for engine {engine!r} ('path' is for sqlite)", "path")
+    else:
+        values["replicas"] = table.addresses("replicas")
+    return DatabaseConfig(**values, settings=_PendingConnection(table, engine, base_dir))
+
+
+def _parse_connection(table: _Table, engine: str, base_dir: Path) -> Connection:
+    """The connection keys of a database table whose other keys were validated at load."""
+    if engine == "sqlite":
         path = table.required_string("path", "for sqlite")
         if path == ":memory:":
             raise table.error("':memory:' is not supported (a resolver's pool needs a database file)", "path")
-        settings.update(dict.fromkeys(("host", "port", "database", "username", "password")))
-        settings["path"] = os.path.normpath((base_dir / Path(path).expanduser()).absolute())
-        return DatabaseConfig(**settings)
-
-    if "path" in table.values:
-        raise table.error(f"not allowed for engine {engine!r} ('path' is for sqlite)", "path")
-    return DatabaseConfig(
-        **settings,
+        return Connection(path=os.path.normpath((base_dir / Path(path).expanduser()).absolute()))
+    return Connection(
         host=table.required_string("host", f"for {engine}"),
         port=table.integer("port", _DEFAULT_PORTS[engine], minimum=1, maximum=65535),
         database=table.required_string("database", f"for {engine}"),
         username=table.string("username"),
         # An empty password (e.g. "${DB_PASSWORD:-}" for a local server) means none.
         password=table.string("password", allow_empty=True) or None,
-        path=None,
-        replicas=table.addresses("replicas"),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import dbmesh.config
-from dbmesh.config import Config, DatabaseConfig, RouterConfig, load_config, parse_config
+from dbmesh.config import Config, Connection, DatabaseConfig, RouterConfig, load_config, parse_config
 from dbmesh.errors import ConfigError
 
 # The guide's example (reference/federation-guide.md, "FraiseQL TOML"), verbatim.
@@ -98,6 +98,7 @@ def parse(text: str, environ: dict[str, str] | None = None) -> Config:
 def test_public_api() -> None:
     assert dbmesh.config.__all__ == [
         "Config",
+        "Connection",
         "DatabaseConfig",
         "RouterConfig",
         "load_config",
@@ -112,24 +113,14 @@ def test_guide_example() -> None:
             DatabaseConfig(
                 name="postgres_primary",
                 engine="postgresql",
-                host="10.0.0.5",
-                port=5432,
-                database="production",
-                username="api",
-                password="pg-s3cret",
-                path=None,
+                settings=config.databases[0].settings,
                 pool_size=10,
                 timeout_secs=30.0,
             ),
             DatabaseConfig(
                 name="mysql_historical",
                 engine="mysql",
-                host="10.0.0.6",
-                port=3306,
-                database="historical",
-                username="reporting",
-                password="my-s3cret",
-                path=None,
+                settings=config.databases[1].settings,
                 pool_size=5,
                 timeout_secs=30.0,
                 read_only=True,
@@ -137,12 +128,7 @@ def test_guide_example() -> None:
             DatabaseConfig(
                 name="sqlite_cache",
                 engine="sqlite",
-                host=None,
-                port=None,
-                database=None,
-                username=None,
-                password=None,
-                path="/var/cache/FraiseQL.db",
+                settings=config.databases[2].settings,
                 pool_size=1,
                 read_only=True,
             ),
@@ -150,6 +136,20 @@ def test_guide_example() -> None:
         router=RouterConfig(),
         source="dbmesh.toml",
     )
+    assert [database.connection() for database in config.databases] == [
+        Connection(host="10.0.0.5", port=5432, database="production", username="api", password="pg-s3cret"),
+        Connection(host="10.0.0.6", port=3306, database="historical", username="reporting", password="my-s3cret"),
+        Connection(path="/var/cache/FraiseQL.db"),
+    ]
+
+
+def test_a_database_config_built_directly_has_its_connection_as_given() -> None:
+    settings = Connection(host="db", port=5432, database="app", password="pw")
+    database = DatabaseConfig(name="pg", engine="postgresql", settings=settings)
+    assert database.connection() is settings
+    assert (database.host, database.port, database.database, database.password) == ("db", 5432, "app", "pw")
+    assert (database.username, database.path) == (None, None)
+    assert "pw" not in repr(database) and "pw" not in repr(settings)
 
 
 def test_spec_example() -> None:
@@ -335,31 +335,12 @@ BAD_INPUTS = [
         '[[databases]]\nname = "pg"\nengine = ["sqlite"]\n',
         "databases[0].engine (pg): expected a string, got an array",
     ),
-    # postgresql / mysql
-    (
-        '[[databases]]\nname = "pg"\nengine = "postgresql"\ndatabase = "app"\n',
-        "databases[0] (pg): missing required key 'host' (for postgresql)",
-    ),
-    (
-        '[[databases]]\nname = "my"\nengine = "mysql"\nhost = "h"\n',
-        "databases[0] (my): missing required key 'database' (for mysql)",
-    ),
-    (PG.replace('"db"', '"${EMPTY}"'), "databases[0].host (pg): must not be empty"),
-    (PG + 'port = "${WORD}"\n', "databases[0].port (pg): expected an integer, got a string ('abc')"),
-    (
-        PG + 'port = "${PGPORT:-x5432}"\n',
-        "databases[0].port (pg): expected an integer, got a string ('x5432')",
-    ),
-    (PG + "port = true\n", "databases[0].port (pg): expected an integer, got a boolean (true)"),
-    (PG + "port = 5432.0\n", "databases[0].port (pg): expected an integer, got a float (5432.0)"),
-    (PG + "port = 70000\n", "databases[0].port (pg): must be between 1 and 65535, got 70000"),
-    (PG + "port = 0\n", "databases[0].port (pg): must be between 1 and 65535, got 0"),
-    (PG + "username = 1979-05-27\n", "databases[0].username (pg): expected a string, got a date or time"),
+    # which keys an engine takes
     (
         PG + 'path = "x.db"\n',
         "databases[0].path (pg): not allowed for engine 'postgresql' ('path' is for sqlite)",
     ),
-    # pool_size, timeout_secs, read_only / read_write
+    # pool_size, timeout_secs, read_only / read_write, transactions
     (PG + "pool_size = 0\n", "databases[0].pool_size (pg): must be at least 1, got 0"),
     (PG + 'pool_size = "ten"\n', "databases[0].pool_size (pg): expected an integer, got a string ('ten')"),
     (PG + "timeout_secs = 0\n", "databases[0].timeout_secs (pg): must be a number greater than 0, got 0"),
@@ -381,6 +362,27 @@ BAD_INPUTS = [
     (
         SQLITE + "read_only = false\nread_write = false\n",
         "databases[0] (cache): read_only = false contradicts read_write = false (give only one)",
+    ),
+    (PG + "max_transactions = 0\n", "databases[0].max_transactions (pg): must be at least 1, got 0"),
+    (
+        PG + 'max_transactions = "many"\n',
+        "databases[0].max_transactions (pg): expected an integer, got a string ('many')",
+    ),
+    (
+        SQLITE + "max_transactions = 2.5\n",
+        "databases[0].max_transactions (cache): expected an integer, got a float (2.5)",
+    ),
+    (
+        PG + "transaction_idle_secs = 0\n",
+        "databases[0].transaction_idle_secs (pg): must be a number greater than 0, got 0",
+    ),
+    (
+        PG + "transaction_idle_secs = -1\n",
+        "databases[0].transaction_idle_secs (pg): must be a number greater than 0, got -1",
+    ),
+    (
+        PG + "transaction_idle_secs = true\n",
+        "databases[0].transaction_idle_secs (pg): expected a number, got a boolean (true)",
     ),
     # resolver, replicas
     (
@@ -414,15 +416,6 @@ BAD_INPUTS = [
     ),
     # sqlite
     (
-        '[[databases]]\nname = "cache"\nengine = "sqlite"\n',
-        "databases[0] (cache): missing required key 'path' (for sqlite)",
-    ),
-    (
-        SQLITE.replace("/var/cache/x.db", ":memory:"),
-        "databases[0].path (cache): ':memory:' is not supported (a resolver's pool needs a database file)",
-    ),
-    (SQLITE.replace("/var/cache/x.db", ""), "databases[0].path (cache): must not be empty"),
-    (
         SQLITE + 'host = "h"\n',
         "databases[0].host (cache): not allowed for engine 'sqlite' (a sqlite database is its 'path')",
     ),
@@ -438,41 +431,18 @@ BAD_INPUTS = [
         SQLITE + 'password = "hunter2"\n',
         "databases[0].password (cache): not allowed for engine 'sqlite' (a sqlite database is its 'path')",
     ),
-    # substitution
-    (
-        PG + 'username = "${DB_USER}"\n',
-        "databases[0].username (pg): environment variable 'DB_USER' is not set and has no default",
-    ),
-    (
-        PG + 'username = "a${DB_USER"\n',
-        "databases[0].username (pg): unterminated '${' (write '$${' for a literal '${')",
-    ),
-    (
-        PG + 'username = "${1X}"\n',
-        "databases[0].username (pg): malformed reference '${1X}' (expected ${NAME} or ${NAME:-default})",
-    ),
-    (
-        PG + 'username = "${}"\n',
-        "databases[0].username (pg): malformed reference '${}' (expected ${NAME} or ${NAME:-default})",
-    ),
-    (
-        PG + 'username = "${U-x}"\n',
-        "databases[0].username (pg): malformed reference '${U-x}' (expected ${NAME} or ${NAME:-default})",
-    ),
+    # substitution in what every process needs
     (
         '[[databases]]\nname = "${NAME}"\n',
         "databases[0].name: environment variable 'NAME' is not set and has no default",
     ),
-    # passwords: the value is never echoed
-    (PG + "password = 12345678\n", "databases[0].password (pg): expected a string, got an integer"),
-    (PG + 'password = ["hunter2"]\n', "databases[0].password (pg): expected a string, got an array"),
     (
-        PG + 'password = "hun${ter 2}"\n',
-        "databases[0].password (pg): malformed reference (expected ${NAME} or ${NAME:-default})",
+        PG + 'timeout_secs = "${TIMEOUT}"\n',
+        "databases[0].timeout_secs (pg): environment variable 'TIMEOUT' is not set and has no default",
     ),
     (
-        PG + 'password = "hun${ter2"\n',
-        "databases[0].password (pg): unterminated '${' (write '$${' for a literal '${')",
+        PG + 'resolver = "${RESOLVER}"\n',
+        "databases[0].resolver (pg): environment variable 'RESOLVER' is not set and has no default",
     ),
     # router
     (PG + "router = 1\n", "databases[0] (pg): unknown key 'router'"),
@@ -501,6 +471,120 @@ BAD_INPUTS = [
         "router.breaker_reset_secs: must be a number greater than 0, got -5",
     ),
     (PG + "[router]\ndocument_cache_size = -1\n", "router.document_cache_size: must be at least 0, got -1"),
+    (
+        PG + '[router]\nport = "${ROUTER_PORT}"\n',
+        "router.port: environment variable 'ROUTER_PORT' is not set and has no default",
+    ),
+    # router limits (docs/reference.md §14)
+    (PG + "[router]\nmax_aliases = 0\n", "router.max_aliases: must be at least 1, got 0"),
+    (PG + '[router]\nmax_aliases = "lots"\n', "router.max_aliases: expected an integer, got a string ('lots')"),
+    (PG + "[router]\nmax_root_fields = 0\n", "router.max_root_fields: must be at least 1, got 0"),
+    (PG + "[router]\nmax_root_fields = 2.5\n", "router.max_root_fields: expected an integer, got a float (2.5)"),
+    (PG + "[router]\nmax_limit = 0\n", "router.max_limit: must be at least 1, got 0"),
+    (PG + "[router]\nmax_limit = true\n", "router.max_limit: expected an integer, got a boolean (true)"),
+    (PG + "[router]\ndefault_limit = 0\n", "router.default_limit: must be at least 1, got 0"),
+    (
+        PG + '[router]\ndefault_limit = "none"\n',
+        "router.default_limit: expected an integer, got a string ('none')",
+    ),
+    (PG + "[router]\nmax_cost = -1\n", "router.max_cost: must be at least 1, got -1"),
+    (PG + "[router]\nmax_cost = 1e6\n", "router.max_cost: expected an integer, got a float (1000000.0)"),
+    (PG + "[router]\nmax_body_bytes = 1023\n", "router.max_body_bytes: must be at least 1024, got 1023"),
+    (
+        PG + '[router]\nmax_body_bytes = "1MiB"\n',
+        "router.max_body_bytes: expected an integer, got a string ('1MiB')",
+    ),
+    (PG + "[router]\nmax_batch_operations = 0\n", "router.max_batch_operations: must be at least 1, got 0"),
+    (
+        PG + "[router]\nmax_batch_operations = [1]\n",
+        "router.max_batch_operations: expected an integer, got an array",
+    ),
+    (PG + "[router]\nmax_query_bytes = 63\n", "router.max_query_bytes: must be at least 64, got 63"),
+    (PG + "[router]\nmax_response_rows = 0\n", "router.max_response_rows: must be at least 1, got 0"),
+    (
+        PG + "[router]\nmax_response_bytes = 1000\n",
+        "router.max_response_bytes: must be at least 1024, got 1000",
+    ),
+    (
+        PG + "[router]\ndocument_cache_bytes = -1\n",
+        "router.document_cache_bytes: must be at least 0, got -1",
+    ),
+    (
+        PG + '[router]\ndocument_cache_bytes = "big"\n',
+        "router.document_cache_bytes: expected an integer, got a string ('big')",
+    ),
+]
+
+
+# Connection settings: the file loads (the router needs none of them); the problem is raised when
+# the database's connection is first asked for, and by check_connections (`dbmesh check`).
+BAD_CONNECTIONS = [
+    (
+        '[[databases]]\nname = "pg"\nengine = "postgresql"\ndatabase = "app"\n',
+        "databases[0] (pg): missing required key 'host' (for postgresql)",
+    ),
+    (
+        '[[databases]]\nname = "my"\nengine = "mysql"\nhost = "h"\n',
+        "databases[0] (my): missing required key 'database' (for mysql)",
+    ),
+    (PG.replace('"db"', '"${EMPTY}"'), "databases[0].host (pg): must not be empty"),
+    (PG + 'port = "${WORD}"\n', "databases[0].port (pg): expected an integer, got a string ('abc')"),
+    (
+        PG + 'port = "${PGPORT:-x5432}"\n',
+        "databases[0].port (pg): expected an integer, got a string ('x5432')",
+    ),
+    (PG + "port = true\n", "databases[0].port (pg): expected an integer, got a boolean (true)"),
+    (PG + "port = 5432.0\n", "databases[0].port (pg): expected an integer, got a float (5432.0)"),
+    (PG + "port = 70000\n", "databases[0].port (pg): must be between 1 and 65535, got 70000"),
+    (PG + "port = 0\n", "databases[0].port (pg): must be between 1 and 65535, got 0"),
+    (PG + "username = 1979-05-27\n", "databases[0].username (pg): expected a string, got a date or time"),
+    (
+        '[[databases]]\nname = "cache"\nengine = "sqlite"\n',
+        "databases[0] (cache): missing required key 'path' (for sqlite)",
+    ),
+    (
+        SQLITE.replace("/var/cache/x.db", ":memory:"),
+        "databases[0].path (cache): ':memory:' is not supported (a resolver's pool needs a database file)",
+    ),
+    (SQLITE.replace("/var/cache/x.db", ""), "databases[0].path (cache): must not be empty"),
+    (
+        PG + 'username = "${DB_USER}"\n',
+        "databases[0].username (pg): environment variable 'DB_USER' is not set and has no default",
+    ),
+    (
+        PG + 'password = "${DB_PASSWORD}"\n',
+        "databases[0].password (pg): environment variable 'DB_PASSWORD' is not set and has no default",
+    ),
+    (
+        SQLITE.replace("/var/cache/x.db", "${CACHE_DIR}/x.db"),
+        "databases[0].path (cache): environment variable 'CACHE_DIR' is not set and has no default",
+    ),
+    (
+        PG + 'username = "a${DB_USER"\n',
+        "databases[0].username (pg): unterminated '${' (write '$${' for a literal '${')",
+    ),
+    (
+        PG + 'username = "${1X}"\n',
+        "databases[0].username (pg): malformed reference '${1X}' (expected ${NAME} or ${NAME:-default})",
+    ),
+    (
+        PG + 'username = "${}"\n',
+        "databases[0].username (pg): malformed reference '${}' (expected ${NAME} or ${NAME:-default})",
+    ),
+    (
+        PG + 'username = "${U-x}"\n',
+        "databases[0].username (pg): malformed reference '${U-x}' (expected ${NAME} or ${NAME:-default})",
+    ),
+    (PG + "password = 12345678\n", "databases[0].password (pg): expected a string, got an integer"),
+    (PG + 'password = ["hunter2"]\n', "databases[0].password (pg): expected a string, got an array"),
+    (
+        PG + 'password = "hun${ter 2}"\n',
+        "databases[0].password (pg): malformed reference (expected ${NAME} or ${NAME:-default})",
+    ),
+    (
+        PG + 'password = "hun${ter2"\n',
+        "databases[0].password (pg): unterminated '${' (write '$${' for a literal '${')",
+    ),
     # the FraiseQL spelling names its own keys
     (
         GUIDE_EXAMPLE.replace("port = 3306", 'port = "${WORD}"'),
@@ -514,6 +598,68 @@ def test_bad_input(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(text, ENV | BAD_ENV)
     assert str(caught.value) == f"dbmesh.toml: {expected}"
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_CONNECTIONS, ids=[expected for _, expected in BAD_CONNECTIONS])
+def test_bad_connection_settings_fail_when_first_used(text: str, expected: str) -> None:
+    config = parse(text, ENV | BAD_ENV)
+    failing = next(database for database in config.databases if f"({database.name})" in expected)
+    for use in (config.check_connections, failing.connection, lambda: failing.host, failing.describe):
+        with pytest.raises(ConfigError) as caught:
+            use()
+        assert str(caught.value) == f"dbmesh.toml: {expected}"
+
+
+def test_the_router_view_loads_without_connection_variables() -> None:
+    """What the router reads is there with no database variable set; a resolver's connection is not."""
+    config = parse(GUIDE_EXAMPLE + "[FraiseQL.router]\nport = 9000\n", {})
+    assert [(d.name, d.engine, d.read_only, d.pool_size) for d in config.databases] == [
+        ("postgres_primary", "postgresql", False, 10),
+        ("mysql_historical", "mysql", True, 5),
+        ("sqlite_cache", "sqlite", True, 1),
+    ]
+    assert config.router.port == 9000
+    assert config.database("sqlite_cache").connection() == Connection(path="/var/cache/FraiseQL.db")
+    with pytest.raises(ConfigError) as caught:
+        config.database("mysql_historical").connection()
+    assert str(caught.value) == (
+        "dbmesh.toml: FraiseQL.databases[1].host (mysql_historical): "
+        "environment variable 'DB_MYSQL_HOST' is not set and has no default"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.check_connections()
+    assert str(caught.value) == (
+        "dbmesh.toml: FraiseQL.databases[0].host (postgres_primary): "
+        "environment variable 'DB_POSTGRES_HOST' is not set and has no default"
+    )
+
+
+def test_an_unset_password_fails_only_its_own_database() -> None:
+    text = PG + 'password = "${PG_PASSWORD}"\n' + SQLITE
+    config = parse(text, {})
+    assert config.database("cache").path == "/var/cache/x.db"
+    with pytest.raises(ConfigError) as caught:
+        _ = config.database("pg").password
+    assert str(caught.value) == (
+        "dbmesh.toml: databases[0].password (pg): environment variable 'PG_PASSWORD' is not set and has no default"
+    )
+
+
+def test_connection_settings_are_substituted_once_when_first_asked_for() -> None:
+    environ = {"PG_HOST": "first"}
+    database = parse(PG.replace('"db"', '"${PG_HOST}"'), environ).databases[0]
+    environ["PG_HOST"] = "second"
+    assert database.host == "second"
+    environ["PG_HOST"] = "third"
+    assert database.connection().host == "second"
+
+
+def test_unused_connection_settings_never_appear_in_repr() -> None:
+    config = parse(GUIDE_EXAMPLE, ENV)
+    pending = repr(config)
+    config.check_connections()
+    for text in (pending, repr(config), str(config)):
+        assert "s3cret" not in text and "10.0.0.5" not in text
 
 
 def test_load_config_reads_the_file_and_resolves_relative_sqlite_paths(tmp_path: Path) -> None:
@@ -578,7 +724,7 @@ def test_passwords_never_appear_in_repr_str_or_describe() -> None:
 )
 def test_bad_password_is_not_echoed(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse(PG + f"password = {value}\n")
+        parse(PG + f"password = {value}\n").check_connections()
     message = str(caught.value)
     assert message.startswith("dbmesh.toml: databases[0].password (pg): ")
     for secret in ("hun", "1234", "5678"):
