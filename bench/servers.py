@@ -1,6 +1,6 @@
 """The benchmark's own throwaway PostgreSQL and MariaDB servers (never the machine's own services).
 
-They are the test suite's servers (`tests/harness/servers.py`: private data dirs, free ports,
+They are `harness/servers.py`'s servers, the test suite's too (private data dirs, free ports,
 started from the installed binaries, cleaned up even on failure) with a bigger InnoDB buffer pool,
 so that the 100,000 orders and 300,000 items stay in memory as the 10,000 customers do in
 PostgreSQL's default 128 MB of shared buffers: the benchmark measures dbmesh, not the disk.
@@ -8,7 +8,7 @@ PostgreSQL's default 128 MB of shared buffers: the benchmark measures dbmesh, no
 
 from __future__ import annotations
 
-from tests.harness.servers import DatabaseInfo, MariaDBServer, PostgresServer, ServerError
+from harness.servers import DatabaseInfo, MariaDBServer, PostgresServer, ServerError
 
 __all__ = ["BenchMariaDB", "BenchPostgres", "DatabaseInfo", "ServerError"]
 

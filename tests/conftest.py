@@ -24,7 +24,7 @@ from harness.servers import (
 )
 
 # ===================================================================================================
-# Throwaway database servers (tests/harness/servers.py)
+# Throwaway database servers (harness/servers.py)
 #
 # The suite never uses the machine's own PostgreSQL/MariaDB: it starts private servers from the
 # installed binaries (scripts/ensure-db-binaries installs them). A missing binary fails the tests

@@ -13,7 +13,6 @@ import aiomysql
 import asyncpg
 import pymysql
 import pytest
-
 from harness import servers
 from harness.servers import (
     BinaryNotFoundError,

@@ -29,7 +29,7 @@ from dbmesh.config import Config, parse_config
 from dbmesh.schema import SchemaModel, load_schema
 from dbmesh.services import RunningServer, create_server
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def toml_value(value: Any) -> str:
