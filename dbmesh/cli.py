@@ -1,4 +1,4 @@
-"""The `dbmesh` command (SPEC §2): up, router, resolver, demo, check, plan, health.
+"""The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, plan, health.
 
 Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
 file, key or line), never a traceback: `main` is the single place exceptions become that line.
@@ -32,15 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser, schema: bool = True) -> None:
-        p.add_argument("-c", "--config", required=True, help="the TOML configuration (SPEC §3)")
+        p.add_argument("-c", "--config", required=True, help="the TOML configuration (docs/reference.md §3)")
         if schema:
-            p.add_argument("-s", "--schema", required=True, help="the schema module (SPEC §4)")
+            p.add_argument("-s", "--schema", required=True, help="the schema module (docs/reference.md §4)")
 
     def with_address(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="router address (default: [router] host, else 127.0.0.1)")
         p.add_argument("--port", type=int, help="router port (default: [router] port, else 8000)")
 
-    up = commands.add_parser("up", help="start a resolver per database and the router")
+    up = commands.add_parser(
+        "up",
+        help="start a resolver per database and the router",
+        description="Start a resolver process per database and the router; print the GraphQL URL once all "
+        "answer. Ctrl+C (SIGINT) or SIGTERM stops every part and exits 0.",
+    )
     with_config(up)
     with_address(up)
 
@@ -53,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     resolver.add_argument("--database", required=True, help="the configured database it serves")
     resolver.add_argument("--listen", help="host:port (default: the database's `resolver` key)")
 
-    demo = commands.add_parser("demo", help="serve sample SQLite databases with an example schema")
+    demo = commands.add_parser(
+        "demo",
+        help="serve sample SQLite databases with an example schema",
+        description="Create sample SQLite databases and serve them as `up` does; print the URL, an example "
+        "query and how to run `plan` on the demo. Ctrl+C stops everything and exits 0.",
+    )
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--data", default=".dbmesh-demo", help="where the sample databases go (default .dbmesh-demo)")
@@ -70,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
-    target.add_argument("--url", help="a router's /healthz or /readyz URL")
+    target.add_argument(
+        "--url",
+        help="a router URL: its /healthz or /readyz, or the GraphQL URL `up` prints "
+        "(http://127.0.0.1:8000/graphql), which probes the /healthz beside it",
+    )
     target.add_argument("--resolver", help="a resolver's host:port (gRPC health check)")
     health.add_argument("--timeout", type=float, default=3.0)
     return parser

@@ -8,8 +8,11 @@ import contextlib
 import dataclasses
 import json
 import logging
+import shlex
+import shutil
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +123,20 @@ async def serve_router(
         sock.close()
 
 
+def health_url(url: str) -> str:
+    """The URL `dbmesh health --url` probes: a GraphQL URL (path ending in `/graphql`, as `up`
+    prints) or a bare origin means the router's `/healthz` beside it; any other URL as given."""
+    import httpx
+
+    parsed = httpx.URL(url)
+    path = parsed.path
+    if path.rstrip("/").endswith("/graphql"):
+        path = path.rstrip("/").removesuffix("graphql") + "healthz"
+    elif path in ("", "/"):
+        path = "/healthz"
+    return str(parsed.copy_with(path=path, query=None))
+
+
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -167,9 +184,11 @@ async def up(
     config, model = _load(config_path, schema_path)
     config.check_connections()  # every resolver is started here: one line now, not one per resolver log
     stop = await _stop_signal()
-    supervisor = Supervisor(config_path, config)
+    supervisor = Supervisor(config_path, config, stopping=stop)
     try:
         addresses = await supervisor.start()
+        if stop.is_set():
+            return 0
         config = _with_resolvers(config, addresses)
 
         def ready(url: str, _router: object) -> None:
@@ -184,16 +203,47 @@ async def up(
 
 
 async def demo(data_dir: str, host: str, port: int) -> int:
-    from dbmesh.demo import EXAMPLE_QUERY, prepare
+    from dbmesh.demo import EXAMPLE_QUERY, customer_id, prepare
 
     config_path, schema_path = prepare(Path(data_dir))
 
     def banner(url: str) -> None:
+        body = json.dumps({"query": EXAMPLE_QUERY, "variables": {"id": customer_id(1)}})
+        command = _own_command()
+        plan = f"{command} plan -c {_shown(config_path)} -s {_shown(schema_path)} '{PLAN_EXAMPLE}'"
         print(f"\nOpen {url} in a browser (GraphiQL), or try:\n", flush=True)
-        body = json.dumps({"query": EXAMPLE_QUERY, "variables": {"id": "00000000-0000-4000-8000-000000000001"}})
         print(f"curl -s {url} -H 'content-type: application/json' -d '{body}'\n", flush=True)
+        print("The plan of a query (which database serves what, in which order), in another terminal:\n", flush=True)
+        print(f"{plan}\n", flush=True)
+        if command != "dbmesh":
+            where = "is not on PATH here" if shutil.which("dbmesh") is None else "on PATH is another install"
+            print(f"(dbmesh {where}: run it as {command})\n", flush=True)
 
     return await up(str(config_path), str(schema_path), host, port, banner=banner)
+
+
+PLAN_EXAMPLE = "{ customers(limit: 3) { id allOrders { id items { quantity } } } }"
+
+
+def _own_command() -> str:
+    """How to run this dbmesh from the working directory: `dbmesh` when that is on PATH and is this
+    one, else this one's script (e.g. `.venv/bin/dbmesh` after `make demo`), else `python -m dbmesh`."""
+    candidates = [Path(sys.argv[0]), Path(sys.executable).parent / "dbmesh"]
+    script = next((c for c in candidates if c.name == "dbmesh" and c.is_file()), None)
+    if script is None:
+        return f"{shlex.quote(sys.executable)} -m dbmesh"
+    on_path = shutil.which("dbmesh")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "dbmesh"
+    return _shown(script)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is under it, quoted for a shell."""
+    absolute = path.absolute()
+    with contextlib.suppress(ValueError):
+        return shlex.quote(str(absolute.relative_to(Path.cwd())))
+    return shlex.quote(str(absolute))
 
 
 async def check(config_path: str, schema_path: str, *, offline: bool) -> int:
@@ -277,16 +327,19 @@ def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, varia
 
 
 async def health(url: str | None, resolver_address: str | None, timeout: float) -> int:  # noqa: ASYNC109
+    """Exit 0 when the router at `url` or the resolver at `resolver_address` answers as healthy."""
     if url:
         import httpx
 
+        probed = health_url(url)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a healthcheck prints only its failure
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
-                response = await client.get(url)
+                response = await client.get(probed)
         except httpx.HTTPError as exc:
-            raise DbmeshError(f"{url}: {exc}") from None
+            raise DbmeshError(f"{probed}: {exc or type(exc).__name__}") from None
         if response.status_code != 200:
-            raise DbmeshError(f"{url}: HTTP {response.status_code}")
+            raise DbmeshError(f"{probed}: HTTP {response.status_code}")
         return 0
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc

@@ -2,9 +2,16 @@
 
 Each resolver runs as its own process (`python -m dbmesh resolver ...`), as it would in its own
 Kubernetes Deployment. A database without a `resolver` key gets a free local port. `start` returns
-once every resolver answers the gRPC health check. A resolver that dies is reported by name and
-restarted (after 0.5 s, doubling up to 10 s while it keeps dying); `stop` sends SIGTERM (the
-resolvers drain in-flight calls) and SIGKILL after a grace period.
+once every resolver answers the gRPC health check; one that exits first is the one-line error
+`resolver NAME exited with code N while starting: ITS ERROR`. A resolver's own `dbmesh: error: ...`
+line is passed on as `dbmesh: resolver NAME: ...`, so only `up` itself prints `dbmesh: error:`.
+
+A resolver that dies is reported by name and restarted (after 0.5 s, doubling up to 10 s while it
+keeps dying within 30 s of its start). Once stopping is requested (the `stopping` event, which
+`dbmesh up` sets from SIGINT/SIGTERM, or `stop()`), resolvers that exit are not restarted and not
+reported: Ctrl+C in a terminal signals the whole process group, so the resolvers may exit before
+`up` has begun to stop them. `stop` sends SIGTERM (the resolvers drain in-flight calls) and
+SIGKILL to any still running after the grace period.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ log = logging.getLogger("dbmesh.up")
 
 START_TIMEOUT_SECS = 30.0
 STOP_GRACE_SECS = 10.0
+FIRST_RESTART_SECS = 0.5
+MAX_RESTART_SECS = 10.0
+# A resolver that exits because the process group got SIGINT exits about when `up` sees it too:
+# this long is waited for the stop request before an exit counts as a crash.
+_SIGNAL_SETTLE_SECS = 0.3
+_ERROR_PREFIX = "dbmesh: error: "
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -65,22 +78,37 @@ async def _serving(address: str) -> bool:
 
 
 class _Child:
+    """One resolver process and what is known of it: its address, restarts and last error line."""
+
     def __init__(self, name: str, address: str) -> None:
         self.name = name
         self.address = address
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
+        self.error: str | None = None
+        self.relay: asyncio.Task[None] | None = None
 
 
 class Supervisor:
-    def __init__(self, config_path: str, config: Config) -> None:
+    """Runs one resolver process per configured database (see the module docstring)."""
+
+    def __init__(
+        self,
+        config_path: str,
+        config: Config,
+        *,
+        stopping: asyncio.Event | None = None,
+        grace_secs: float = STOP_GRACE_SECS,
+    ) -> None:
         self.config_path = config_path
         self.children = [_Child(d.name, d.resolver or f"127.0.0.1:{free_port()}") for d in config.databases]
+        self.stopping = stopping or asyncio.Event()
+        self.grace_secs = grace_secs
         self._watch: asyncio.Task[None] | None = None
-        self._stopping = False
 
     async def _spawn(self, child: _Child) -> None:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+        child.error = None
         child.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -95,61 +123,94 @@ class Supervisor:
             "--listen",
             child.address,
             stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())},
         )
+        child.relay = asyncio.get_running_loop().create_task(self._relay(child, child.process))
+
+    async def _relay(self, child: _Child, process: asyncio.subprocess.Process) -> None:
+        """Pass the resolver's log on to our stderr; its error line is kept and renamed."""
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith(_ERROR_PREFIX):
+                child.error = line.removeprefix(_ERROR_PREFIX)
+                line = f"dbmesh: resolver {child.name}: {child.error}"
+            print(line, file=sys.stderr, flush=True)
+
+    async def _exited(self, child: _Child) -> int:
+        """Wait for the resolver to exit and its log to be passed on; its exit code."""
+        assert child.process is not None
+        code = await child.process.wait()
+        if child.relay is not None:
+            await child.relay
+        return code
 
     async def _wait_serving(self, child: _Child, deadline: float) -> None:
+        assert child.process is not None
         while time.monotonic() < deadline:
-            assert child.process is not None
+            if self.stopping.is_set():
+                return
             if child.process.returncode is not None:
-                code = child.process.returncode
-                raise DbmeshError(f"resolver {child.name} exited with code {code} while starting (see its log above)")
+                code = await self._exited(child)
+                if await self._stop_requested(_SIGNAL_SETTLE_SECS):
+                    return
+                why = f": {child.error}" if child.error else " (see its log above)"
+                raise DbmeshError(f"resolver {child.name} exited with code {code} while starting{why}")
             if await _serving(child.address):
                 return
             await asyncio.sleep(0.1)
         raise DbmeshError(f"resolver {child.name} did not answer on {child.address} within {START_TIMEOUT_SECS:g}s")
 
     async def start(self) -> dict[str, str]:
-        """Start every resolver; their addresses once all of them answer."""
+        """Start every resolver; their addresses once all of them answer (or at once when stopping
+        is requested meanwhile: the caller then checks `stopping` and stops)."""
         for child in self.children:
             await self._spawn(child)
         deadline = time.monotonic() + START_TIMEOUT_SECS
         await asyncio.gather(*(self._wait_serving(c, deadline) for c in self.children))
+        if self.stopping.is_set():
+            return {}
         for child in self.children:
             assert child.process is not None
             print(f"resolver {child.name} (pid {child.process.pid}) at {child.address}", flush=True)
         self._watch = asyncio.get_running_loop().create_task(self._supervise())
         return {c.name: c.address for c in self.children}
 
-    async def _supervise(self) -> None:
-        async def watch(child: _Child) -> None:
-            delay = 0.5
-            while not self._stopping:
-                assert child.process is not None
-                started = time.monotonic()
-                code = await child.process.wait()
-                if self._stopping:
-                    return
-                if time.monotonic() - started > 30:
-                    delay = 0.5
-                print(
-                    f"dbmesh: resolver {child.name} (pid {child.process.pid}) exited with code {code}; "
-                    f"restarting in {delay:g}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                if self._stopping:
-                    return
-                await self._spawn(child)
-                child.restarts += 1
-                print(f"resolver {child.name} (pid {child.process.pid}) restarted", file=sys.stderr, flush=True)
+    async def _stop_requested(self, within: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), within)
+        return self.stopping.is_set()
 
-        await asyncio.gather(*(watch(c) for c in self.children))
+    async def _supervise(self) -> None:
+        await asyncio.gather(*(self._keep_running(c) for c in self.children))
+
+    async def _keep_running(self, child: _Child) -> None:
+        delay = FIRST_RESTART_SECS
+        while True:
+            assert child.process is not None
+            started = time.monotonic()
+            code = await self._exited(child)
+            if await self._stop_requested(_SIGNAL_SETTLE_SECS):
+                return
+            if time.monotonic() - started > 30:
+                delay = FIRST_RESTART_SECS
+            print(
+                f"dbmesh: resolver {child.name} (pid {child.process.pid}) exited with code {code}; "
+                f"restarting in {delay:g}s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if await self._stop_requested(delay):
+                return
+            delay = min(delay * 2, MAX_RESTART_SECS)
+            await self._spawn(child)
+            child.restarts += 1
+            print(f"resolver {child.name} (pid {child.process.pid}) restarted", file=sys.stderr, flush=True)
 
     async def stop(self) -> None:
-        self._stopping = True
+        """Stop supervising, SIGTERM every resolver still running, SIGKILL those left after the grace."""
+        self.stopping.set()
         if self._watch:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -160,8 +221,12 @@ class Supervisor:
                 process.send_signal(signal.SIGTERM)
         for process in running:
             try:
-                await asyncio.wait_for(process.wait(), STOP_GRACE_SECS)
+                await asyncio.wait_for(process.wait(), self.grace_secs)
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
+        for child in self.children:
+            if child.relay is not None:
+                with contextlib.suppress(Exception):
+                    await child.relay
