@@ -299,7 +299,8 @@ async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set
 
 def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, variables: str | None = None) -> int:
     from dbmesh.router.plan import describe_plan, plan_to_json
-    from dbmesh.router.service import Router
+    from dbmesh.router.preparation import Preparation
+    from dbmesh.router.schema import build_graphql_schema
 
     if query.startswith("@"):
         try:
@@ -313,10 +314,9 @@ def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, varia
     if values is not None and not isinstance(values, dict):
         raise DbmeshError("--variables: must be a JSON object")
     config, model = _load(config_path, schema_path)
-    placeholder = {d.name: d.resolver or "127.0.0.1:1" for d in config.databases}
-    core = Router(_with_resolvers(config, placeholder), model)
+    schema, index = build_graphql_schema(model)
     try:
-        the_plan = core.plan(query, variables=values)
+        the_plan = Preparation(schema, index, config.router).plan(query, variables=values)
     except ValueError as exc:
         raise DbmeshError(f"query: {exc}") from None
     if as_json:

@@ -1,8 +1,11 @@
-"""Query depth (SPEC §5 `max_depth`): every level of field selection counts, introspection
-included; fragments add no level of their own. `{ a { b { c } } }` has depth 3.
+"""Query depth (docs/reference.md §5 `max_depth`): every level of field selection counts,
+introspection included; fragments add no level of their own. `{ a { b { c } } }` has depth 3.
 
-Computed before validation so that a hostile document is refused cheaply; fragment cycles
-(which validation reports) are cut, never followed.
+Computed before validation so that a hostile document is refused cheaply: each fragment's depth is
+measured once (memoized), so a document whose fragments spread each other twice over costs time
+linear in its size, not exponential; the walk uses an explicit stack, so a chain of thousands of
+fragments cannot exhaust Python's recursion limit. Fragment cycles (which validation reports) are
+cut, never followed.
 """
 
 from __future__ import annotations
@@ -20,22 +23,53 @@ from graphql import (
 __all__ = ["query_depth"]
 
 
+def _spreads_and_depth(selection_set: SelectionSetNode | None) -> tuple[int, list[tuple[int, str]]]:
+    """The depth of `selection_set` counting fields only, and each fragment spread in it with the
+    number of field levels above it."""
+    deepest = 0
+    spreads: list[tuple[int, str]] = []
+    stack: list[tuple[SelectionSetNode | None, int]] = [(selection_set, 0)]
+    while stack:
+        current, above = stack.pop()
+        for sel in current.selections if current else ():
+            if isinstance(sel, FieldNode):
+                deepest = max(deepest, above + 1)
+                stack.append((sel.selection_set, above + 1))
+            elif isinstance(sel, InlineFragmentNode):
+                stack.append((sel.selection_set, above))
+            elif isinstance(sel, FragmentSpreadNode):
+                spreads.append((above, sel.name.value))
+    return deepest, spreads
+
+
 def query_depth(document: DocumentNode) -> int:
     """The deepest selection of any operation in `document`."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    local = {name: _spreads_and_depth(f.selection_set) for name, f in fragments.items()}
+    memo: dict[str, int] = {}
 
-    def depth(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
-        deepest = 0
-        for sel in selection_set.selections if selection_set else ():
-            if isinstance(sel, FieldNode):
-                deepest = max(deepest, 1 + depth(sel.selection_set, visiting))
-            elif isinstance(sel, InlineFragmentNode):
-                deepest = max(deepest, depth(sel.selection_set, visiting))
-            elif isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                if name in fragments and name not in visiting:
-                    deepest = max(deepest, depth(fragments[name].selection_set, visiting | {name}))
-        return deepest
+    def fragment_depth(root: str) -> int:
+        # Iterative post-order over the spread graph; a fragment still on the path is a cycle: 0.
+        on_path: set[str] = set()
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if name in memo:
+                continue
+            own, spreads = local[name]
+            if expanded:
+                on_path.discard(name)
+                memo[name] = max([own, *(above + memo.get(child, 0) for above, child in spreads if child in local)])
+                continue
+            on_path.add(name)
+            stack.append((name, True))
+            stack.extend(
+                (child, False) for _, child in spreads if child in local and child not in memo and child not in on_path
+            )
+        return memo[root]
 
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return max((depth(op.selection_set, frozenset()) for op in operations), default=0)
+    deepest = 0
+    for operation in (d for d in document.definitions if isinstance(d, OperationDefinitionNode)):
+        own, spreads = _spreads_and_depth(operation.selection_set)
+        deepest = max([deepest, own, *(above + fragment_depth(child) for above, child in spreads if child in local)])
+    return deepest

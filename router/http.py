@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.metrics import CONTENT_TYPE
 from dbmesh.router.service import GraphQLRequest, Router
 
@@ -43,7 +44,7 @@ def _json(body: Any, status: int = 200, media_type: str = JSON) -> Response:
 
 
 def _bad_request(message: str, status: int = 400, media_type: str = JSON) -> Response:
-    return _json({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}, status, media_type)
+    return _json({"errors": [graphql_error(message, "BAD_USER_INPUT")]}, status, media_type)
 
 
 def _accepted(accept: str | None) -> str | None:

@@ -8,15 +8,21 @@ A plan has two parts:
   a `Virtual` node builds a composite object from its arguments.
 - `selections`, the response shape: which response key reads which column of which fetch.
 
-Argument values that depend on the request are kept as `VarRef`s and resolved by the executor,
-so one plan serves every request with the same document (the planner caches it).
-`dbmesh plan` and the trace print `plan_to_json(plan)`.
+Argument values that depend on the request are kept as `VarRef`s and resolved by the executor;
+each fetch records the variables it reads (`variable_usages`, as Apollo's router does), and the
+planner builds the request of every fetch that reads none (`Plan.templates`). A plan is never
+written after planning, so one plan serves every request with the same document (it is cached and
+shared between concurrent requests). `dbmesh plan` and the trace print `plan_to_json(plan)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
+from types import MappingProxyType
 from typing import Any, Literal
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
 
 __all__ = [
     "BatchedJoin",
@@ -31,6 +37,7 @@ __all__ = [
     "Virtual",
     "describe_plan",
     "plan_to_json",
+    "variable_usages",
 ]
 
 
@@ -41,6 +48,25 @@ class VarRef:
     name: str
 
 
+def variable_usages(value: Any) -> tuple[str, ...]:
+    """The names of the variables an argument value (or a tuple of `(name, value)` arguments) reads,
+    sorted and without repeats."""
+    names: set[str] = set()
+
+    def visit(item: Any) -> None:
+        if isinstance(item, VarRef):
+            names.add(item.name)
+        elif isinstance(item, (list, tuple)):
+            for part in item:
+                visit(part)
+        elif isinstance(item, dict):
+            for part in item.values():
+                visit(part)
+
+    visit(value)
+    return tuple(sorted(names))
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str  # the column
@@ -49,7 +75,8 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class Fetch:
-    """One Query RPC for a root field."""
+    """One Query RPC to one database (with its fallbacks): a root field on its own, or the fetch
+    of a `BatchedJoin`."""
 
     id: int
     path: tuple[str, ...]  # response path of the field it serves (keys, without list indices)
@@ -65,32 +92,38 @@ class Fetch:
     many: bool
     # GraphQL argument name -> value (a VarRef, or a structure that may contain VarRefs).
     arguments: tuple[tuple[str, Any], ...] = ()
+    variable_usages: tuple[str, ...] = ()  # the variables `arguments` read (`variable_usages()`)
     kind: Literal["Fetch"] = "Fetch"
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The database, then its fallbacks in order."""
+        return (self.database, *self.fallbacks)
+
+    @property
+    def falls_back_on_not_found(self) -> bool:
+        return not self.many and "not_found" in self.fallback_on
 
 
 @dataclass(frozen=True)
 class BatchedJoin:
-    """One Query RPC serving a relation for every row of the parent fetch: the parent's distinct
-    `join` keys become the request's variable sets (SPEC §8 batching)."""
+    """A fetch serving a relation for every row of the parent fetch at once, in ONE Query RPC: the
+    parent's distinct `join` keys become the request's variable sets (docs/reference.md §8)."""
 
-    id: int
-    path: tuple[str, ...]
-    field: str  # the GraphQL field it serves
-    owner: str  # the type that declares the field ("Query" for root fields)
-    type: str
-    database: str
-    fallbacks: tuple[str, ...]
-    fallback_on: tuple[str, ...]
-    affinity: str
-    collection: str
-    columns: tuple[ColumnSpec, ...]
-    many: bool
-    parent: int
+    fetch: Fetch
+    parent: int  # the id of the fetch whose rows give the keys
     # (target column, index of the parent's column in the parent fetch's row) pairs.
     join: tuple[tuple[str, int], ...]
     join_scalars: tuple[str, ...]  # the parent columns' scalars, for typing the key values
-    arguments: tuple[tuple[str, Any], ...] = ()
     kind: Literal["BatchedJoin"] = "BatchedJoin"
+
+    @property
+    def id(self) -> int:
+        return self.fetch.id
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.fetch.path
 
 
 @dataclass(frozen=True)
@@ -157,10 +190,14 @@ class Plan:
     selections: tuple[FieldSelection, ...]
     fetch_count: int
     introspection: bool = False
-    # Not part of the JSON form: the node of each fetch id, for the executor, and the requests of
-    # nodes whose arguments use no variable (the same for every execution of this plan).
-    nodes: dict[int, Fetch | BatchedJoin | Virtual] = field(default_factory=dict, compare=False, repr=False)
-    requests: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Not part of the JSON form: the node of each fetch id, and the request of every fetch whose
+    # arguments read no variable, built once when planning (the executor copies, never changes, it).
+    nodes: Mapping[int, Fetch | BatchedJoin | Virtual] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+    templates: Mapping[int, pb.QueryRequest] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
 
 def _json(value: Any) -> Any:
@@ -169,7 +206,7 @@ def _json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in fields(value):
-            if f.name in ("nodes", "requests") and isinstance(value, Plan):
+            if f.name in ("nodes", "templates") and isinstance(value, Plan):
                 continue
             item = getattr(value, f.name)
             if f.name == "arguments":
@@ -227,10 +264,10 @@ def describe_plan(plan: Plan) -> str:
         if isinstance(node, Virtual):
             lines.append(f"{indent}Virtual #{node.id} {path}: {node.type}{_describe_args(node.arguments)}")
             return
-        columns = ", ".join(c.name for c in node.columns)
-        chain = " -> ".join((node.database, *node.fallbacks))
-        target = f"{chain}.{node.collection}[{columns}]"
-        args = _describe_args(node.arguments)
+        fetch = node.fetch if isinstance(node, BatchedJoin) else node
+        columns = ", ".join(c.name for c in fetch.columns)
+        target = f"{' -> '.join(fetch.chain)}.{fetch.collection}[{columns}]"
+        args = _describe_args(fetch.arguments)
         if isinstance(node, BatchedJoin):
             on = ", ".join(f"{t} = #{node.parent}[{i}]" for t, i in node.join)
             lines.append(f"{indent}BatchedJoin #{node.id} {path}{args}: {target} on {on}")

@@ -1,23 +1,23 @@
 """Turn a validated GraphQL operation into a `Plan` (see `router.plan`). No network.
 
-Fields are collected the way the GraphQL spec's CollectFields does (fragments, inline fragments,
+Fields are collected by graphql-core's own CollectFields (fragments, inline fragments,
 `@skip`/`@include`, fields with one response key merged), then each database-served field becomes
 a fetch: only the requested columns plus the join keys its relations need are fetched, and each
-relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row.
+relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row. The
+request of every fetch that reads no variable is built here, once per plan (`Plan.templates`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -25,7 +25,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     ListValueNode,
     NullValueNode,
     ObjectValueNode,
@@ -36,8 +35,12 @@ from graphql import (
     VariableNode,
     value_from_ast,
 )
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
+from graphql.execution.values import VariableValues
 from graphql.language import get_location
 
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router.errors import BadUserInput
 from dbmesh.router.plan import (
     BatchedJoin,
     ColumnSpec,
@@ -49,7 +52,9 @@ from dbmesh.router.plan import (
     Sequence,
     VarRef,
     Virtual,
+    variable_usages,
 )
+from dbmesh.router.requests import build_request
 from dbmesh.router.schema import DATABASE_STATUS, SchemaIndex
 from dbmesh.schema.model import FieldSource, ObjectType
 
@@ -80,61 +85,6 @@ def directive_variables(document: DocumentNode) -> tuple[str, ...]:
     for definition in document.definitions:
         visit(getattr(definition, "selection_set", None))
     return tuple(sorted(names))
-
-
-def _included(node: Any, variables: Mapping[str, Any]) -> bool:
-    for directive in node.directives or ():
-        name = directive.name.value
-        if name not in ("skip", "include"):
-            continue
-        value: Any = False
-        for arg in directive.arguments or ():
-            if arg.name.value == "if":
-                literal = arg.value
-                value = (
-                    variables.get(literal.name.value)
-                    if isinstance(literal, VariableNode)
-                    else getattr(literal, "value", False)
-                )
-        if name == "skip" and value is True:
-            return False
-        if name == "include" and value is not True:
-            return False
-    return True
-
-
-class _Collector:
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]) -> None:
-        self.fragments = fragments
-        self.variables = variables
-
-    def collect(self, type_name: str, selection_sets: Iterable[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
-        """Response key -> the field nodes merged under it, in first-appearance order."""
-        out: dict[str, list[FieldNode]] = {}
-        for selection_set in selection_sets:
-            self._visit(type_name, selection_set, out, set())
-        return out
-
-    def _visit(
-        self, type_name: str, selection_set: SelectionSetNode | None, out: dict[str, list[FieldNode]], seen: set[str]
-    ) -> None:
-        for sel in selection_set.selections if selection_set else ():
-            if not _included(sel, self.variables):
-                continue
-            if isinstance(sel, FieldNode):
-                key = sel.alias.value if sel.alias else sel.name.value
-                out.setdefault(key, []).append(sel)
-            elif isinstance(sel, InlineFragmentNode):
-                if sel.type_condition is None or sel.type_condition.name.value == type_name:
-                    self._visit(type_name, sel.selection_set, out, seen)
-            elif isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                fragment = self.fragments.get(name)
-                if name in seen or fragment is None:
-                    continue
-                seen.add(name)
-                if fragment.type_condition.name.value == type_name:
-                    self._visit(type_name, fragment.selection_set, out, seen)
 
 
 def _template(node: ValueNode, type_: GraphQLInputType) -> Any:
@@ -182,13 +132,43 @@ def _tree(first: Node, children: list[Node]) -> Node:
 class _Planning:
     """The state of planning one operation."""
 
-    def __init__(self, schema: GraphQLSchema, index: SchemaIndex, collector: _Collector) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        index: SchemaIndex,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+    ) -> None:
         self.schema = schema
         self.index = index
-        self.collector = collector
+        self.operation = operation
+        self.fragments = fragments
+        self.variables = variables
         self.ids = itertools.count(1)
         self.nodes: dict[int, Fetch | BatchedJoin | Virtual] = {}
         self.introspection = False
+
+    def collect_root(self) -> dict[str, list[FieldNode]]:
+        """The operation's root fields: response key -> the field nodes merged under it."""
+        root = self.schema.query_type
+        assert root is not None
+        collected = collect_fields(self.schema, self.fragments, self.variables, root, self.operation)
+        return {key: [d.node for d in details] for key, details in collected.grouped_field_set.items()}
+
+    def collect(self, type_name: str, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
+        """The subfields of `nodes` (fields returning `type_name`), merged by response key."""
+        graphql_type = self.schema.get_type(type_name)
+        assert isinstance(graphql_type, GraphQLObjectType)
+        collected = collect_subfields(
+            self.schema,
+            self.fragments,
+            self.variables,
+            self.operation,
+            graphql_type,
+            [FieldDetails(n, None) for n in nodes],
+        )
+        return {key: [d.node for d in details] for key, details in collected.grouped_field_set.items()}
 
     def graphql_field(self, type_name: str, field_name: str) -> GraphQLField:
         graphql_type = self.schema.get_type(type_name)
@@ -216,7 +196,7 @@ class _Planning:
 
         selections: list[FieldSelection] = []
         children: list[Node] = []
-        collected = self.collector.collect(target.name, (n.selection_set for n in nodes))
+        collected = self.collect(target.name, nodes)
         for key, field_nodes in collected.items():
             name = field_nodes[0].name.value
             if name == "__typename":
@@ -290,26 +270,24 @@ class _Planning:
         fetch_id = next(self.ids)
         columns: list[ColumnSpec] = []
         selections, children = self.object_selections(target, nodes, fetch_id, columns, path)
-        common: dict[str, Any] = {
-            "id": fetch_id,
-            "path": path,
-            "field": nodes[0].name.value,
-            "owner": owner,
-            "type": target.name,
-            "database": source.database,
-            "fallbacks": source.fallbacks,
-            "fallback_on": tuple(sorted(source.fallback_on)),
-            "affinity": source.affinity,
-            "collection": target.table,
-            "columns": tuple(columns),
-            "many": many,
-            "arguments": _arguments(field_def, nodes),
-        }
-        node: Fetch | BatchedJoin
-        if parent is None:
-            node = Fetch(**common)
-        else:
-            node = BatchedJoin(**common, parent=parent[0], join=parent[1], join_scalars=parent[2])
+        arguments = _arguments(field_def, nodes)
+        fetch = Fetch(
+            id=fetch_id,
+            path=path,
+            field=nodes[0].name.value,
+            owner=owner,
+            type=target.name,
+            database=source.database,
+            fallbacks=source.fallbacks,
+            fallback_on=tuple(sorted(source.fallback_on)),
+            affinity=source.affinity,
+            collection=target.table,
+            columns=tuple(columns),
+            many=many,
+            arguments=arguments,
+            variable_usages=variable_usages(arguments),
+        )
+        node = fetch if parent is None else BatchedJoin(fetch, parent[0], parent[1], parent[2])
         self.nodes[fetch_id] = node
         return _tree(node, children), selections
 
@@ -338,7 +316,7 @@ class _Planning:
             self.introspection = True
             return None, FieldSelection(key, "introspection", name, "Query")
         if name == DATABASE_STATUS:
-            fields = self.collector.collect("DatabaseStatus", (n.selection_set for n in nodes))
+            fields = self.collect("DatabaseStatus", nodes)
             status_fields = tuple(
                 FieldSelection(k, "typename", "__typename", "DatabaseStatus", False, typename="DatabaseStatus")
                 if f[0].name.value == "__typename"
@@ -371,14 +349,16 @@ class Planner:
         self.schema = schema
         self.index = index
 
-    def plan(self, document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]) -> Plan:
+    def plan(self, document: DocumentNode, operation_name: str | None, variables: VariableValues) -> Plan:
         """The plan of a VALIDATED document. `variables` (coerced) decide `@skip`/`@include`."""
         operation = get_operation(document, operation_name)
         if operation is None:
             raise ValueError("no such operation")  # validated documents always have one
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        planning = _Planning(self.schema, self.index, _Collector(fragments, variables))
-        roots = planning.collector.collect("Query", [operation.selection_set])
+        fragments = {
+            d.name.value: FragmentDetails(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        planning = _Planning(self.schema, self.index, operation, fragments, variables)
+        roots = planning.collect_root()
         nodes: list[Node] = []
         selections: list[FieldSelection] = []
         for key, field_nodes in roots.items():
@@ -399,5 +379,22 @@ class Planner:
             tuple(selections),
             fetch_count,
             planning.introspection,
-            planning.nodes,
+            MappingProxyType(planning.nodes),
+            MappingProxyType(self._templates(planning.nodes)),
         )
+
+    def _templates(self, nodes: dict[int, Fetch | BatchedJoin | Virtual]) -> dict[int, pb.QueryRequest]:
+        """The request of every fetch that reads no variable: the same for every execution. One
+        whose literal arguments the databases cannot take is left to fail when it runs, as a field
+        error at its path."""
+        templates = {}
+        for node in nodes.values():
+            fetch = node.fetch if isinstance(node, BatchedJoin) else node
+            if not isinstance(fetch, Fetch) or fetch.variable_usages:
+                continue
+            arguments = {name: value for name, value in fetch.arguments}
+            try:
+                templates[fetch.id] = build_request(node, self.index, arguments)  # type: ignore[arg-type]
+            except BadUserInput:
+                continue
+        return templates

@@ -19,9 +19,10 @@ from graphql import Undefined
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.errors import BadUserInput
 from dbmesh.router.plan import BatchedJoin, Fetch, VarRef
+from dbmesh.router.schema import SchemaIndex
 from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
 
-__all__ = ["LOGICAL", "build_request", "key_variables", "resolve_arguments", "to_value"]
+__all__ = ["LOGICAL", "build_request", "declared_arguments", "key_variables", "resolve_arguments", "to_value"]
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -208,14 +209,23 @@ def _page(name: str, value: Any, field: str) -> int | None:
     return int(value)
 
 
-def build_request(
-    node: Fetch | BatchedJoin,
-    declared: Mapping[str, Argument],
-    target: ObjectType,
-    arguments: Mapping[str, Any],
-) -> pb.QueryRequest:
+def declared_arguments(index: SchemaIndex, fetch: Fetch) -> dict[str, Argument]:
+    """The schema's arguments of the field `fetch` serves, by GraphQL name."""
+    if fetch.owner == "Query":
+        arguments = index.roots[fetch.field].arguments
+    else:
+        relation = index.binding(fetch.owner, fetch.field).relation
+        assert relation is not None
+        arguments = relation.arguments
+    return {a.graphql_name: a for a in arguments}
+
+
+def build_request(node: Fetch | BatchedJoin, index: SchemaIndex, arguments: Mapping[str, Any]) -> pb.QueryRequest:
     """The request for `node` given its resolved `arguments` (GraphQL name -> value)."""
-    field = ".".join(node.path)
+    fetch = node.fetch if isinstance(node, BatchedJoin) else node
+    declared = declared_arguments(index, fetch)
+    target = index.model.types[fetch.type]
+    field = ".".join(fetch.path)
     predicates: list[pb.Expression] = []
     order: list[pb.OrderBy] = []
     limit = offset = None
@@ -234,8 +244,8 @@ def build_request(
         elif name == "orderBy" and value:
             order = _order_by(target, value, field)
     request = pb.QueryRequest(
-        collection=node.collection,
-        columns=[pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar]) for c in node.columns],
+        collection=fetch.collection,
+        columns=[pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar]) for c in fetch.columns],
         order_by=order,
     )
     if isinstance(node, BatchedJoin):

@@ -15,6 +15,7 @@ from typing import Any
 
 from dbmesh.router.errors import CallError, CodedError
 from dbmesh.router.executor import Outcome
+from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.plan import BatchedJoin, FieldSelection, Plan
 
 __all__ = ["Shaper"]
@@ -51,27 +52,24 @@ class Shaper:
 
     # --- errors ---------------------------------------------------------------------------------
 
-    def _error(self, message: str, path: Path, selection: FieldSelection, extensions: dict[str, Any]) -> None:
-        error: dict[str, Any] = {"message": message, "path": path}
-        if selection.line:
-            error["locations"] = [{"line": selection.line, "column": selection.column}]
-        error["extensions"] = extensions
-        self.errors.append(error)
+    def _error(self, message: str, path: Path, selection: FieldSelection, code: str, **extensions: Any) -> None:
+        locations = [(selection.line, selection.column)] if selection.line else []
+        self.errors.append(graphql_error(message, code, locations=locations, path=path, extensions=extensions))
 
     def _fetch_failed(self, fetch: int, error: CodedError, path: Path, selection: FieldSelection) -> None:
         if fetch in self._reported:
             return
         self._reported.add(fetch)
-        extensions: dict[str, Any] = {"code": error.code}
+        extensions: dict[str, Any] = {}
         if isinstance(error, CallError):
             extensions["database"] = error.database
             tried = [a.database for a in error.attempts]
             if len(tried) > 1:
                 extensions["tried"] = tried
-        self._error(error.message, path, selection, extensions)
+        self._error(error.message, path, selection, error.code, **extensions)
 
     def _null(self, exc: _NonNull, selection: FieldSelection) -> None:
-        self._error(exc.message, exc.path, selection, {"code": "INTERNAL_SERVER_ERROR"})
+        self._error(exc.message, exc.path, selection, "INTERNAL_SERVER_ERROR")
 
     # --- shaping --------------------------------------------------------------------------------
 

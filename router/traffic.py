@@ -1,6 +1,6 @@
-"""Per-database traffic policy, in one object (SPEC §7): deadlines, the circuit breaker, read
-replicas and fallback chains. The executor asks `Traffic.query` for rows and never handles
-retries itself.
+"""Per-database traffic policy, in one object (docs/reference.md §7): deadlines, the circuit
+breaker, read replicas, fallback chains on unavailability and, for single-object fields, on rows
+not found. The executor asks `Traffic.fetch` for row sets and never retries anything itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dbmesh.router.breaker import CircuitBreaker
 from dbmesh.router.errors import CallError, CircuitOpen
 from dbmesh.router.metrics import Metrics
 
-__all__ = ["Attempt", "Served", "Traffic"]
+__all__ = ["Attempt", "Fetched", "Served", "Traffic"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,16 @@ class Served:
     @property
     def fallback_from(self) -> str | None:
         return self.failed[0].database if self.failed else None
+
+
+@dataclass
+class Fetched:
+    """One fetch's answer: for each variable set (one when there are none), in order, its rows as
+    the resolver sent them (JSON) and the database that served them; and every response that
+    went into it, in the order they came (for the trace)."""
+
+    row_sets: list[tuple[bytes, str]]
+    served: list[Served]
 
 
 class Traffic:
@@ -63,6 +73,10 @@ class Traffic:
             return ""
         return healthy[next(self._replica_turn[database]) % len(healthy)]
 
+    def deadline(self, database: str) -> float:
+        """Seconds every call to `database` may take (its `timeout_secs`)."""
+        return self.clients[database].timeout
+
     async def call(self, database: str, request: pb.QueryRequest, traceparent: str | None) -> pb.QueryResponse:
         """One call to `database`, through its circuit breaker."""
         breaker = self.breakers[database]
@@ -71,7 +85,7 @@ class Traffic:
             raise CircuitOpen(database)
         start = time.perf_counter()
         try:
-            response = await self.clients[database].query(request, traceparent)
+            response = await self.clients[database].query(request, traceparent, self.deadline(database))
         except CallError as exc:
             self.metrics.fetch(database, exc.code, time.perf_counter() - start)
             if exc.unavailable:
@@ -100,7 +114,7 @@ class Traffic:
                 replicated.CopyFrom(request)
                 replicated.replica = replica
                 try:
-                    response = await self.clients[database].query(replicated, traceparent)
+                    response = await self.clients[database].query(replicated, traceparent, self.deadline(database))
                     return Served(response, database, replica, failed)
                 except CallError as exc:
                     if not exc.unavailable:
@@ -118,3 +132,39 @@ class Traffic:
                 self.metrics.fallback(failed[0].database, database)
             return Served(response, database, "", failed)
         raise AssertionError("empty fallback chain")  # pragma: no cover
+
+    async def fetch(
+        self,
+        chain: Sequence[str],
+        request: pb.QueryRequest,
+        traceparent: str | None,
+        affinity: str = "read_primary",
+        *,
+        not_found: bool = False,
+    ) -> Fetched:
+        """The row sets of `request` along `chain` (see `query`). With `not_found` (a single-object
+        field with `fallback_on=not_found`), variable sets that found no row are asked again, and
+        only those, of each later database in the chain in turn, until every one has a row or the
+        chain ends (docs/reference.md §7)."""
+        served = await self.query(chain, request, traceparent, affinity)
+        row_sets = [(rs.rows_json, served.database) for rs in served.response.row_sets]
+        answers = [served]
+        if not_found:
+            for later in chain[list(chain).index(served.database) + 1 :]:
+                missing = [i for i in range(len(row_sets)) if _empty(row_sets[i][0])]
+                if not missing:
+                    break
+                retry = pb.QueryRequest()
+                retry.CopyFrom(request)
+                if request.variables:
+                    del retry.variables[:]
+                    retry.variables.extend(request.variables[i] for i in missing)
+                served = await self.query((later,), retry, traceparent, affinity)
+                answers.append(served)
+                for position, i in enumerate(missing):
+                    row_sets[i] = (served.response.row_sets[position].rows_json, later)
+        return Fetched(row_sets, answers)
+
+
+def _empty(rows_json: bytes) -> bool:
+    return rows_json.strip() in (b"[]", b"")

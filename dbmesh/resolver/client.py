@@ -102,8 +102,22 @@ class ResolverClient:
         except grpc.aio.AioRpcError as exc:
             raise call_error(exc, self.name) from None
 
-    async def query(self, request: pb.QueryRequest, traceparent: str | None = None) -> pb.QueryResponse:
-        response: pb.QueryResponse = await self._call(self.stub.Query, request, None, traceparent)
+    async def query(
+        self,
+        request: pb.QueryRequest,
+        traceparent: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> pb.QueryResponse:
+        """One Query call. A response with a row set per variable set (one when there are none) is
+        the contract: any other count is a `DATABASE_ERROR`, never silently truncated."""
+        response: pb.QueryResponse = await self._call(self.stub.Query, request, timeout, traceparent)
+        expected = max(1, len(request.variables))
+        if len(response.row_sets) != expected:
+            raise CallError(
+                self.name,
+                "DATABASE_ERROR",
+                f"resolver of {self.name!r} returned {len(response.row_sets)} row sets for {expected} variable sets",
+            )
         return response
 
     async def status(self, replica: str = "", timeout: float | None = None) -> pb.StatusResponse:  # noqa: ASYNC109

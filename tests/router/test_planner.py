@@ -12,10 +12,11 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from graphql import parse
 
+from dbmesh.config import RouterConfig
 from dbmesh.router.plan import BatchedJoin, Fetch, Parallel, Plan, Sequence, Virtual, plan_to_json
 from dbmesh.router.planner import Planner
+from dbmesh.router.preparation import Preparation
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.schema import load_schema
 
@@ -31,7 +32,8 @@ def planner() -> Planner:
 
 
 def _plan(planner: Planner, query: str, variables: dict[str, object] | None = None) -> Plan:
-    return planner.plan(parse(query), None, variables or {})
+    """The plan of `query` through the router's own pipeline (validated, variables coerced)."""
+    return Preparation(planner.schema, planner.index, RouterConfig()).plan(query, None, variables)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -56,10 +58,10 @@ def test_nested_relations_are_one_batched_join_per_relation_and_level(planner: P
         ("customers", "details"),
     }
     orders = joins[("customers", "allOrders")]
-    assert orders.database == "historical" and orders.collection == "orders"
+    assert orders.fetch.database == "historical" and orders.fetch.collection == "orders"
     # only what was asked, plus the keys the children join on
-    assert [c.name for c in orders.columns] == ["total_amount", "id", "customer_id"]
-    assert dict(orders.arguments)["limit"] == 5
+    assert [c.name for c in orders.fetch.columns] == ["total_amount", "id", "customer_id"]
+    assert dict(orders.fetch.arguments)["limit"] == 5
     root = next(n for n in nodes.values() if isinstance(n, Fetch))
     assert [c.name for c in root.columns] == ["email", "id"]
     assert isinstance(plan.root, Sequence) and isinstance(plan.root.nodes[1], Parallel)
@@ -76,7 +78,7 @@ def test_composite_root_is_virtual_and_its_relations_join_on_arguments(planner: 
     virtual = next(n for n in plan.nodes.values() if isinstance(n, Virtual))
     assert virtual.type == "CustomerWithHistory"
     joins = [n for n in plan.nodes.values() if isinstance(n, BatchedJoin)]
-    assert {(j.database, j.join[0][0]) for j in joins} == {("primary", "id"), ("historical", "customer_id")}
+    assert {(j.fetch.database, j.join[0][0]) for j in joins} == {("primary", "id"), ("historical", "customer_id")}
     assert all(j.parent == virtual.id for j in joins)
     assert plan.fetch_count == 2  # the virtual object costs no fetch
 
