@@ -1,11 +1,16 @@
-"""The Python client (SPEC §9): a thin, typed wrapper over GraphQL-over-HTTP with httpx.
+"""The Python client (docs/reference.md §9): a thin, typed wrapper over GraphQL-over-HTTP with httpx.
 
-    client = Client("http://127.0.0.1:8000/graphql")
-    result = await client.query(QUERY, variables={"customerId": "1"}, trace=True)
+    async with Client("http://127.0.0.1:8000/graphql") as client:
+        result = await client.query(
+            "query($id: ID!) { customer(id: $id) { name } }",
+            variables={"id": "00000000-0000-4000-8000-000000000001"},
+            trace=True,
+        )
     result.data; result.errors; result.meta.trace
 
-GraphQL errors (field errors, partial results, request errors) come back in `result.errors`; only
-a transport failure or a response that is not GraphQL raises `ClientError`.
+GraphQL errors (field errors, partial results, request errors, whatever the HTTP status) come back
+in `result.errors`, the status in `result.meta.status_code`; only a transport failure (refused,
+timed out) or a response that is not GraphQL (a proxy's error page) raises `ClientError`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class ClientError(Exception):
 
 @dataclass(frozen=True)
 class Meta:
+    """What came with the data: the HTTP status and the response's `extensions`."""
+
     status_code: int
     extensions: dict[str, Any] = field(default_factory=dict)
 
@@ -38,6 +45,8 @@ class Meta:
 
 @dataclass(frozen=True)
 class Result:
+    """One GraphQL response: `data` (None when the request failed as a whole), `errors`, `meta`."""
+
     data: dict[str, Any] | None
     errors: list[dict[str, Any]]
     meta: Meta
@@ -48,6 +57,8 @@ class Result:
 
 
 class Client:
+    """Sends GraphQL requests to one URL; use it as an async context manager or call `aclose()`."""
+
     def __init__(
         self,
         url: str,
@@ -57,6 +68,7 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
+        self.timeout = timeout
         self._http = httpx.AsyncClient(
             timeout=timeout,
             headers={"accept": "application/graphql-response+json, application/json;q=0.9", **(headers or {})},
@@ -71,6 +83,7 @@ class Client:
         operation_name: str | None = None,
         trace: bool = False,
     ) -> Result:
+        """Run one operation; `trace=True` asks for `meta.trace` (the router's `tracing` must allow it)."""
         payload: dict[str, Any] = {"query": query}
         if variables is not None:
             payload["variables"] = dict(variables)
@@ -80,14 +93,19 @@ class Client:
             payload["extensions"] = {"trace": True}
         try:
             response = await self._http.post(self.url, json=payload)
+        except httpx.ConnectError as exc:
+            raise ClientError(f"cannot connect to {self.url} ({exc or 'connection failed'})") from exc
+        except httpx.TimeoutException as exc:
+            raise ClientError(f"no answer from {self.url} within {self.timeout:g}s") from exc
         except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach {self.url}: {exc}") from exc
+            raise ClientError(f"request to {self.url} failed: {exc or type(exc).__name__}") from exc
         try:
             body = response.json()
         except ValueError:
-            raise ClientError(f"{self.url} answered {response.status_code} without a GraphQL response") from None
+            body = None
         if not isinstance(body, dict) or not ("data" in body or "errors" in body):
-            raise ClientError(f"{self.url} answered {response.status_code} without a GraphQL response")
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise ClientError(f"{self.url} answered HTTP {response.status_code} ({kind}), not a GraphQL response")
         return Result(
             data=body.get("data"),
             errors=list(body.get("errors") or []),
@@ -95,6 +113,7 @@ class Client:
         )
 
     async def aclose(self) -> None:
+        """Close the connections this client keeps open."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Client:
