@@ -1,6 +1,8 @@
 """What a service knows of its database: collections (tables and views), columns and keys, as
-introspected at start. Every identifier in a request is checked here before any SQL is built;
-anything unknown is INVALID_ARGUMENT naming it (SPEC §8)."""
+introspected at start. Everything the compiler and the dialects need to know about the database
+(types, scales, collations, what the server supports) is recorded here by the engine's
+introspection; dialects hold no state of their own. Every identifier in a request is checked here
+before any SQL is built; anything unknown is INVALID_ARGUMENT naming it (docs/reference.md §8)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class ColumnInfo:
     logical: Logical  # what the column is read as when a request does not say
     nullable: bool = True
     scale: int | None = None  # decimals: digits after the point, when declared
+    precision: int | None = None  # decimals: significant digits, when declared (NUMERIC(p, s)'s p)
     # The collation that makes comparisons and sorting exact and in code-point order, when the
     # column's own may not be: "C" for PostgreSQL text (its locale may sort 'a' before 'B'),
     # "utf8mb4_bin" for a MySQL column whose collation ignores case.
@@ -41,6 +44,14 @@ class ColumnInfo:
     # Equality, IN and LIKE need `exact_collation` too (MySQL's case-insensitive collations);
     # PostgreSQL equality is exact whatever the collation.
     case_insensitive: bool = False
+    # PostgreSQL: the column's type without modifiers, domains seen through ("numeric(10,2)" ->
+    # "numeric", "character(3)" -> "bpchar"), for array casts; "" when not introspected.
+    base_type: str = ""
+    # A timestamp that keeps its time zone (PostgreSQL's timestamptz, domains included).
+    zoned: bool = False
+    # The collation `_ilike` lowers both sides under (PostgreSQL's ICU root collation, when the
+    # server has it); None: the database's default.
+    fold_collation: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@
      ├── PermissionDenied            PERMISSION_DENIED: the database refused the statement (privileges)
      │    └── ReadOnly               PERMISSION_DENIED, "read-only: ...": a write to a read-only database
      ├── NotFound                    NOT_FOUND: an unknown transaction id or prepared transaction
+     ├── ResourceExhausted           RESOURCE_EXHAUSTED: as many transactions open as max_transactions
      ├── Unimplemented               UNIMPLEMENTED: a capability this engine does not have
      └── DatabaseError               INTERNAL: any other engine error
 
 Each engine module maps its driver's exceptions to these in one function (`map_error`); the
 servicer turns them into gRPC statuses in one place. Messages never contain DSNs or passwords.
-SPEC §8.
+docs/reference.md §8.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "PermissionDenied",
     "ReadOnly",
     "ResolverError",
+    "ResourceExhausted",
     "Unavailable",
     "Unimplemented",
 ]
@@ -78,6 +80,10 @@ class ReadOnly(PermissionDenied):
 
 class NotFound(ResolverError):
     code = grpc.StatusCode.NOT_FOUND
+
+
+class ResourceExhausted(ResolverError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class Unimplemented(ResolverError):

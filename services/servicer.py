@@ -1,9 +1,16 @@
-"""The resolver servicer: the contract's RPCs over one engine (SPEC §8).
+"""The resolver servicer: the contract's RPCs over one engine (docs/reference.md §8).
 
 It checks every identifier against the introspected catalog, compiles, runs, and answers in the
 contract's canonical form. This module is the one place where dbmesh errors become gRPC statuses
-(`_rpc`): a `ResolverError` keeps its code and message, a driver exception goes through the
-engine's `map_error` first, anything else is INTERNAL without internals.
+(`_rpc`): a `ResolverError` keeps its code and message (RESOURCE_EXHAUSTED for a Begin beyond
+`max_transactions`, among the others of `services.errors`), a driver exception goes through the
+engine's `map_error` first, anything else is INTERNAL without internals: the client gets the
+database's name and a plain sentence, the resolver's log the exception's class (at WARNING) and its
+traceback (at DEBUG).
+
+Logging: one line per call (RPC, database, outcome, time, trace context) at DEBUG when it
+succeeded, at INFO when it failed; at the default level (INFO) a resolver under load writes only
+real events: start, stop, failures, idle transactions rolled back.
 """
 
 from __future__ import annotations
@@ -36,9 +43,6 @@ log = logging.getLogger("dbmesh.resolver")
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
-
-# Calls that read or write data are logged at INFO; probes and metadata at DEBUG.
-_DATA_RPCS = frozenset({"Query", "Mutate", "Begin", "Prepare", "Commit", "Rollback", "Recover"})
 
 # A backstop past the engine's own statement timeout, for a database that does not answer at all.
 _GRACE_SECS = 0.5
@@ -77,10 +81,14 @@ def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
             error = self.engine.map_error(exc)
             outcome = error.code.name
             if error.code == grpc.StatusCode.INTERNAL:
-                log.exception("%s failed", method.__name__)
+                name = self.engine.config.name
+                log.warning(
+                    "rpc=%s database=%s failed: %s (%s)", method.__name__, name, error.message, type(exc).__name__
+                )
+                log.debug("rpc=%s database=%s traceback", method.__name__, name, exc_info=exc)
             await context.abort(error.code, error.message)
         finally:
-            level = logging.INFO if method.__name__ in _DATA_RPCS or outcome != "OK" else logging.DEBUG
+            level = logging.DEBUG if outcome == "OK" else logging.INFO
             if log.isEnabledFor(level):
                 log.log(
                     level,
@@ -99,7 +107,8 @@ def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
 class ResolverServicer(pb_grpc.ResolverServicer):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.transactions = Transactions(engine, engine.timeout)
+        config = engine.config
+        self.transactions = Transactions(engine, config.max_transactions, config.transaction_idle_secs)
         self._catalog: Catalog | None = None
         self._catalog_lock = asyncio.Lock()
 

@@ -1,11 +1,14 @@
 """Open transactions of one resolver: each holds a dedicated connection until it is committed,
-rolled back or prepared (SPEC §8, two-phase commit).
+rolled back or prepared (docs/reference.md §8, two-phase commit).
 
 A transaction id is handed out by Begin and names the transaction in later calls. Calls on one
-transaction are serialised. One left open and idle for longer than the database's `timeout_secs`
-(its router went away) is rolled back and its connection returned, so a crashed caller cannot
-hold locks for ever. Prepared transactions are the engine's: they outlive this process and are
-committed or rolled back by global id (see `Engine.commit_prepared`, `Engine.recover`).
+transaction are serialised. Open transactions are bounded, apart from the reads: at most
+`max_transactions` at once (a Begin beyond is refused at once with RESOURCE_EXHAUSTED, rather than
+waiting), each on a connection of the engine's transaction pool, never of the read pool. One left
+idle for longer than `transaction_idle_secs` (its caller went away) is rolled back and its
+connection returned, so a crashed or hostile caller cannot hold connections or locks for ever.
+Prepared transactions are the engine's: they outlive this process and are committed or rolled back
+by global id (see `Engine.commit_prepared`, `Engine.recover`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from dbmesh.services.engines.base import Connection, Engine
-from dbmesh.services.errors import InvalidArgument, NotFound
+from dbmesh.services.errors import InvalidArgument, NotFound, ResourceExhausted
 
 __all__ = ["GLOBAL_ID", "Transaction", "Transactions", "check_global_id"]
 
@@ -47,11 +50,17 @@ class Transaction:
 
 
 class Transactions:
-    def __init__(self, engine: Engine, idle_timeout: float) -> None:
+    def __init__(self, engine: Engine, limit: int, idle_timeout: float) -> None:
         self.engine = engine
+        self.limit = limit
         self.idle_timeout = idle_timeout
         self._open: dict[str, Transaction] = {}
+        self._starting = 0  # Begins between the limit check and their transaction's registration
         self._reaper: asyncio.Task[None] | None = None
+
+    def open_count(self) -> int:
+        """Transactions open now, Begins in progress included."""
+        return len(self._open) + self._starting
 
     def start(self) -> None:
         self._reaper = asyncio.get_running_loop().create_task(self._reap())
@@ -67,14 +76,24 @@ class Transactions:
     async def begin(self, global_id: str) -> str:
         if global_id:
             check_global_id(global_id)
-        conn = await self.engine.acquire()
+        count = self.open_count()
+        if count >= self.limit:
+            raise ResourceExhausted(
+                f"database {self.engine.config.name!r} has {count} open transactions, its limit"
+                f" (max_transactions = {self.limit}); commit or roll back one first"
+            )
+        self._starting += 1
         try:
-            await self.engine.begin(conn, global_id)
-        except BaseException:
-            await self.engine.release(conn, discard=True)
-            raise
-        tx = Transaction(secrets.token_hex(16), conn, global_id)
-        self._open[tx.id] = tx
+            conn = await self.engine.acquire_transaction()
+            try:
+                await self.engine.begin(conn, global_id)
+            except BaseException:
+                await self.engine.release(conn, discard=True)
+                raise
+            tx = Transaction(secrets.token_hex(16), conn, global_id)
+            self._open[tx.id] = tx
+        finally:
+            self._starting -= 1
         return tx.id
 
     @contextlib.asynccontextmanager
@@ -125,7 +144,7 @@ class Transactions:
 
     async def _reap(self) -> None:
         while True:
-            await asyncio.sleep(min(5.0, max(0.5, self.idle_timeout / 4)))
+            await asyncio.sleep(min(5.0, max(0.25, self.idle_timeout / 4)))
             now = time.monotonic()
             for tx in list(self._open.values()):
                 if now - tx.last_used > self.idle_timeout and not tx.lock.locked():

@@ -6,6 +6,21 @@ binds it for a given column. `reader` turns what a driver returned for a column 
 form the service sends back: booleans as booleans (not 0/1), decimals as exact strings at the
 column's scale, UUIDs lower-case and hyphenated, timestamps ISO 8601 in UTC with a `Z`, dates
 YYYY-MM-DD, JSON as a JSON value.
+
+Decimals are bounded before anything expands them (docs/reference.md §8). A `Decimal` is a
+coefficient and an exponent, so `"1e999999999"` is a few bytes, but writing it out positionally
+(`format(d, "f")`, which SQLite's and MySQL's bindings do), quantizing it or turning it into an
+`int` builds a billion digits. `bounded_decimal` refuses, with INVALID_ARGUMENT naming the column,
+any decimal in a request (predicate operands, variable sets, written values) that has
+
+- more digits before the point than the column holds: `p - s` for a decimal column declared
+  `NUMERIC(p, s)` (p and s as introspected), else `MAX_INTEGER_DIGITS` (1000);
+- more than `MAX_FRACTION_DIGITS` (1000) digits after the point (a decimal column rounds the ones
+  beyond its scale, as before);
+- more than `MAX_SIGNIFICANT_DIGITS` (1000) significant digits.
+
+Within those bounds a decimal written out is at most a few thousand characters, whatever the
+engine does with it.
 """
 
 from __future__ import annotations
@@ -14,7 +29,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -23,7 +38,24 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import ColumnInfo, Logical
 from dbmesh.services.errors import InvalidArgument
 
-__all__ = ["Json", "from_proto", "parse_datetime", "reader", "to_proto"]
+__all__ = [
+    "MAX_FRACTION_DIGITS",
+    "MAX_INTEGER_DIGITS",
+    "MAX_SIGNIFICANT_DIGITS",
+    "Json",
+    "bounded_decimal",
+    "from_proto",
+    "parse_datetime",
+    "reader",
+    "to_proto",
+]
+
+MAX_INTEGER_DIGITS = 1000
+MAX_FRACTION_DIGITS = 1000
+MAX_SIGNIFICANT_DIGITS = 1000
+# Quantizing a value read back at its column's scale: the default context's 28 digits are fewer
+# than a DECIMAL(65, 30) holds. Values read from a database are bounded by what it stores.
+_READ_CONTEXT = Context(prec=100_000)
 
 
 class Json(str):
@@ -37,6 +69,39 @@ def parse_datetime(text: str) -> datetime:
     except ValueError:
         raise InvalidArgument(f"{text!r} is not an ISO 8601 timestamp") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _shown(number: Decimal) -> str:
+    text = str(number)  # scientific notation for large exponents: never expanded
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def bounded_decimal(column: ColumnInfo, number: Decimal) -> Decimal:
+    """`number`, if it is within the bounds of the module docstring for `column`."""
+    _sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # callers pass finite decimals
+    where = f"column {column.name!r} ({column.db_type}): decimal {_shown(number)!r}"
+    if len(digits) > MAX_SIGNIFICANT_DIGITS:
+        raise InvalidArgument(
+            f"{where} has {len(digits)} significant digits, more than a request may carry ({MAX_SIGNIFICANT_DIGITS})"
+        )
+    integer_digits = max(0, len(digits) + exponent)  # as written out: "0E+5" is "000000"
+    if any(digits) and column.logical == Logical.DECIMAL and column.precision is not None:
+        limit = max(0, column.precision - (column.scale or 0))
+        if integer_digits > limit:
+            raise InvalidArgument(
+                f"{where} has {integer_digits} digits before the point, more than the column holds ({limit})"
+            )
+    if integer_digits > MAX_INTEGER_DIGITS:
+        raise InvalidArgument(
+            f"{where} has {integer_digits} digits before the point, more than a request may carry "
+            f"({MAX_INTEGER_DIGITS})"
+        )
+    if -exponent > MAX_FRACTION_DIGITS:
+        raise InvalidArgument(
+            f"{where} has {-exponent} digits after the point, more than a request may carry ({MAX_FRACTION_DIGITS})"
+        )
+    return number
 
 
 def from_proto(value: pb.Value) -> Any:
@@ -175,7 +240,7 @@ def _decimal(scale: int | None) -> Callable[[Any], str]:
         # expansion, so 12.5 becomes "12.50" at scale 2 rather than 12.4999...
         number = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
         if quantum is not None:
-            number = number.quantize(quantum)
+            number = number.quantize(quantum, context=_READ_CONTEXT)
         return format(number, "f")
 
     return read

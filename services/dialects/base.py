@@ -17,7 +17,7 @@ from typing import Any
 
 from dbmesh.services.catalog import ColumnInfo, Logical
 from dbmesh.services.errors import InvalidArgument
-from dbmesh.services.values import Json, parse_datetime
+from dbmesh.services.values import Json, bounded_decimal, parse_datetime
 
 __all__ = ["Dialect", "Params"]
 
@@ -159,6 +159,8 @@ class Dialect:
         `column`; a value that cannot be one of the column's is INVALID_ARGUMENT."""
         if value is None:
             return None
+        if isinstance(value, Decimal) and value.is_finite():
+            bounded_decimal(column, value)  # before anything writes it out (services.values)
         try:
             return self._bind(column, value)
         except (ValueError, TypeError, InvalidOperation, ArithmeticError):
@@ -181,10 +183,13 @@ class Dialect:
         if logical == Logical.FLOAT:
             return float(value)
         if logical == Logical.DECIMAL:
-            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+            if isinstance(value, Decimal):
+                number = value
+            else:
+                number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
             if not number.is_finite():
                 raise ValueError(value)
-            return self.bind_decimal(number)
+            return self.bind_decimal(bounded_decimal(column, number))
         if logical == Logical.BOOLEAN:
             if isinstance(value, str):
                 if value.lower() not in ("true", "false"):

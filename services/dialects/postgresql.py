@@ -5,11 +5,14 @@ lists are bound as ONE array whatever their length: `col = ANY($1)` for a single
 server infers the array's type from the column) and `(a, b) IN (SELECT * FROM unnest($1::t1[],
 $2::t2[]))` for composite keys, so a batch of 100,000 keys is one statement with a stable text.
 
-Text columns carry `exact_collation = "C"` (set by introspection): ordering and range comparisons
-are then code-point order whatever the database's locale. Equality is already exact in PostgreSQL,
-except under a nondeterministic collation, which introspection marks `case_insensitive`. `_ilike`
-lowers both sides under the ICU root collation when the server has it (Unicode full case mapping,
-as Python's `str.lower` that the SQLite engine uses), else with the database's own `LOWER`.
+What the dialect knows of the database comes from the catalog (`ColumnInfo`, filled by the
+engine's introspection), never from state of its own. Text columns carry `exact_collation = "C"`:
+ordering and range comparisons are then code-point order whatever the database's locale. Equality
+is already exact in PostgreSQL, except under a nondeterministic collation, which introspection
+marks `case_insensitive`. `_ilike` lowers both sides under the column's `fold_collation`, the ICU
+root collation when the server has it (Unicode full case mapping, as Python's `str.lower` that the
+SQLite engine uses), else with the database's own `LOWER`. Composite key arrays are cast to each
+column's `base_type`; `zoned` columns (timestamptz) bind aware datetimes.
 
 Values are bound as asyncpg encodes them: uuid.UUID, Decimal, aware datetimes for `timestamptz`,
 naive UTC datetimes for `timestamp`, date, JSON as text, bool, int, float, str.
@@ -33,15 +36,6 @@ ICU_ROOT = "und-x-icu"
 class PostgresDialect(Dialect):
     name = "postgresql"
     max_params = 32767
-
-    def __init__(self) -> None:
-        # Set by the engine's introspection: the collation `_ilike` lowers under (None: the
-        # database's default); each column type's name without modifiers, for array casts
-        # ("numeric(10,2)" -> "numeric", "character(3)" -> "bpchar"); which column types are
-        # `timestamptz` underneath (domains included).
-        self.lower_collation: str | None = None
-        self.array_types: dict[str, str] = {}
-        self.zoned_types: set[str] = {"timestamp with time zone"}
 
     def placeholder(self, index: int) -> str:
         return f"${index}"
@@ -68,14 +62,10 @@ class PostgresDialect(Dialect):
         return super().max_in_values(columns, other_params)
 
     def _array_casts(self, columns: list[ColumnInfo]) -> list[str] | None:
-        """`type[]` for each column, or None when a column's type was not introspected."""
-        casts = []
-        for column in columns:
-            base = self.array_types.get(column.db_type)
-            if base is None:
-                return None
-            casts.append(f"{base}[]")
-        return casts
+        """`type[]` for each column, or None when a column's base type was not introspected."""
+        if not all(column.base_type for column in columns):
+            return None
+        return [f"{column.base_type}[]" for column in columns]
 
     def in_keys(self, columns: list[ColumnInfo], sqls: list[str], keys: list[tuple[Any, ...]], params: Params) -> str:
         """Composite keys as one array per column, zipped back into rows by `unnest`."""
@@ -97,9 +87,9 @@ class PostgresDialect(Dialect):
 
     def ilike(self, column: ColumnInfo, sql: str, placeholder: str) -> str:
         text = self._text(column, sql)
-        if self.lower_collation is None:
+        if column.fold_collation is None:
             return f"LOWER({text}) LIKE LOWER({placeholder}::text){self.like_escape}"
-        collate = f" COLLATE {self.quote(self.lower_collation)}"
+        collate = f" COLLATE {self.quote(column.fold_collation)}"
         return f"LOWER({text}{collate}) LIKE LOWER({placeholder}::text{collate}){self.like_escape}"
 
     # --- values -------------------------------------------------------------------------------
@@ -111,6 +101,6 @@ class PostgresDialect(Dialect):
         """Aware for `timestamptz`; naive UTC for `timestamp without time zone` (asyncpg reads a
         naive value for `timestamptz` in the process's local zone, and refuses an aware one for
         `timestamp`)."""
-        if column.db_type in self.zoned_types or column.db_type.endswith(") with time zone"):
+        if column.zoned:
             return value
         return value.replace(tzinfo=None)

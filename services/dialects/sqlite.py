@@ -32,9 +32,7 @@ def _variable_limit() -> int:
 
 class SqliteDialect(Dialect):
     name = "sqlite"
-
-    def __init__(self) -> None:
-        self.max_params = _variable_limit()
+    max_params = _variable_limit()  # the SQLite library's, not a database's
 
     def compare(self, column: ColumnInfo, sql: str, op: str, placeholder: str) -> str:
         return f"{self.exact(sql, column)} {op} {placeholder}"

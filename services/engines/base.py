@@ -1,9 +1,11 @@
 """The engine interface: what the servicer needs from one database engine.
 
-An engine owns the database's connection pool (created lazily, so a resolver starts even when its
-database is down and reports UNAVAILABLE until it is back), introspects the catalog, runs
-statements, holds connections for transactions, runs two-phase commit where the engine has it,
-and maps its driver's exceptions to `services.errors` in one method, `map_error`.
+An engine owns the database's connection pools (created lazily, so a resolver starts even when its
+database is down and reports UNAVAILABLE until it is back): the read pool of `pool_size`
+connections (and one per replica), and the transaction pool of `max_transactions` connections that
+open transactions hold, so that they never starve reads. It introspects the catalog, runs
+statements, runs two-phase commit where the engine has it, and maps its driver's exceptions to
+`services.errors` in one method, `map_error`.
 
 Deadlines: every statement runs under the database's `timeout_secs` (or the caller's shorter gRPC
 deadline). Engines set a server-side statement timeout so the database stops the work and the
@@ -25,7 +27,11 @@ from dbmesh.services.catalog import Catalog
 from dbmesh.services.dialects.base import Dialect
 from dbmesh.services.errors import DeadlineExceeded, ResolverError, Unimplemented
 
-__all__ = ["Connection", "Engine", "Status"]
+__all__ = ["DRIVER_FAILED", "Connection", "Engine", "Status"]
+
+# What a client is told of a failure that is not the database's (a driver or resolver fault); the
+# exception's class and traceback go to the resolver's log instead (services.servicer).
+DRIVER_FAILED = "the request failed in the resolver's database driver (details are in the resolver's log)"
 
 
 class Connection(Protocol):
@@ -69,12 +75,18 @@ class Engine(abc.ABC):
         """A connection from the pool (of `replica` when given)."""
 
     @abc.abstractmethod
+    async def acquire_transaction(self) -> Connection:
+        """A connection for a transaction (Begin), from a pool of `max_transactions` connections
+        of its own: open transactions never take connections the reads need."""
+
+    @abc.abstractmethod
     async def release(self, conn: Connection, *, discard: bool = False) -> None:
-        """Give `conn` back; `discard` closes it instead (its state is unknown)."""
+        """Give `conn` back to the pool it came from; `discard` closes it instead (its state is
+        unknown)."""
 
     @abc.abstractmethod
     def pool_usage(self) -> tuple[int, int]:
-        """(connections in use, pool size)."""
+        """(connections in use, pool size) of the read pool."""
 
     @contextlib.asynccontextmanager
     async def connection(self, replica: str = "") -> AsyncIterator[Connection]:
@@ -116,7 +128,10 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def map_error(self, exc: BaseException) -> ResolverError:
-        """The contract's error for a driver exception (SPEC §8 codes)."""
+        """The contract's error for a driver exception (docs/reference.md §8 codes). Messages
+        name the database and say what happened in a plain sentence (the server's own message,
+        SQLSTATE or error number included), never a driver's exception class, a DSN or a
+        password."""
 
     # --- transactions -------------------------------------------------------------------------
 

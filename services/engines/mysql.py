@@ -1,14 +1,15 @@
 """The MySQL engine (aiomysql), written and tested against MariaDB 10.11 (SPEC §8).
 
-Connections. One small pool per server address (the database, and each replica on first use),
-opened on demand, so a resolver starts while its server is down and answers UNAVAILABLE until it
-is back. aiomysql's own pool is not used: it holds its lock while connecting and does not wake a
-waiting caller when a closed connection is returned, which stalls callers once connections start
-failing. Each connection is utf8mb4, autocommit, CLIENT_FOUND_ROWS (an UPDATE counts the rows it
-matched, as on PostgreSQL), one statement per query (aiomysql turns multi-statements on; they are
-turned off), and a session that pins what the dialect relies on: time zone UTC, a known strict
-`sql_mode`, `max_statement_time` = the database's timeout (the server stops a slow statement with
-error 1969 and the connection stays usable) and, for `read_only`, read-only transactions.
+Connections. One small pool per server address (the database, and each replica on first use), and
+one of `max_transactions` connections for open transactions (Begin), all opened on demand, so a
+resolver starts while its server is down and answers UNAVAILABLE until it is back. aiomysql's own
+pool is not used: it holds its lock while connecting and does not wake a waiting caller when a
+closed connection is returned, which stalls callers once connections start failing. Each connection
+is utf8mb4, autocommit, CLIENT_FOUND_ROWS (an UPDATE counts the rows it matched, as on PostgreSQL),
+one statement per query (aiomysql turns multi-statements on; they are turned off), and a session
+that pins what the dialect relies on: time zone UTC, a known strict `sql_mode`,
+`max_statement_time` = the database's timeout (the server stops a slow statement with error 1969
+and the connection stays usable) and, for `read_only`, read-only transactions.
 
 Two-phase commit is MySQL's XA. A connection remembers the XA transaction it is in; after XA
 PREPARE it is closed, which detaches the prepared transaction from the session (MariaDB 10.5+
@@ -32,7 +33,7 @@ from pymysql.constants import CLIENT
 
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
 from dbmesh.services.dialects.mysql import MysqlDialect, exact_collation, json_checked_column, mysql_logical
-from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
@@ -81,7 +82,7 @@ def _code(exc: BaseException) -> int:
 
 def _os_reason(exc: OSError) -> str:
     """Why a socket failed, without the address asyncio puts in its messages."""
-    return os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    return os.strerror(exc.errno) if exc.errno else "connection failed"
 
 
 def _args(params: Sequence[Any]) -> dict[str, Any]:
@@ -185,6 +186,7 @@ class MysqlEngine(Engine):
         self.dialect = MysqlDialect()
         self.size = max(1, int(config.pool_size))
         self._pools: dict[str, _Pool] = {}
+        self._transaction_pool = _Pool(max(1, int(config.max_transactions)), lambda: self._connect(*self._address("")))
         session = [
             "time_zone = '+00:00'",
             f"sql_mode = '{_SQL_MODE}'",
@@ -201,18 +203,20 @@ class MysqlEngine(Engine):
         return None
 
     async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
+        pools, self._pools = [*self._pools.values(), self._transaction_pool], {}
         for pool in pools:
             await pool.close()
+
+    def _address(self, replica: str) -> tuple[str, int]:
+        if replica:
+            host, _, port = replica.rpartition(":")
+            return host.strip("[]"), int(port)
+        return str(self.config.host), int(self.config.port or 3306)
 
     def _pool(self, replica: str) -> _Pool:
         pool = self._pools.get(replica)
         if pool is None:
-            if replica:
-                host, _, port = replica.rpartition(":")
-                address = (host.strip("[]"), int(port))
-            else:
-                address = (str(self.config.host), int(self.config.port or 3306))
+            address = self._address(replica)
             pool = self._pools[replica] = _Pool(self.size, lambda: self._connect(*address))
         return pool
 
@@ -245,6 +249,10 @@ class MysqlEngine(Engine):
 
     async def acquire(self, replica: str = "") -> Connection:
         pool = self._pool(replica)
+        return _MysqlConnection(await pool.acquire(), pool)
+
+    async def acquire_transaction(self) -> Connection:
+        pool = self._transaction_pool
         return _MysqlConnection(await pool.acquire(), pool)
 
     async def release(self, conn: Connection, *, discard: bool = False) -> None:
@@ -283,8 +291,8 @@ class MysqlEngine(Engine):
                 schema,
             )
             columns = await conn.fetch(
-                "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_SCALE,"
-                f" CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE {where}"
+                "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION,"
+                f" NUMERIC_SCALE, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE {where}"
                 " ORDER BY TABLE_NAME, ORDINAL_POSITION",
                 schema,
             )
@@ -300,15 +308,17 @@ class MysqlEngine(Engine):
             )
         json_columns = {(str(table), json_checked_column(str(clause))) for table, clause in checks}
         by_table: dict[str, dict[str, ColumnInfo]] = {}
-        for table, name, data_type, column_type, nullable, scale, charset, collation in columns:
+        for table, name, data_type, column_type, nullable, precision, scale, charset, collation in columns:
             logical = mysql_logical(str(data_type), str(column_type), (table, name) in json_columns)
             exact = exact_collation(charset, collation) if logical == Logical.STRING else None
+            decimal = logical == Logical.DECIMAL
             by_table.setdefault(str(table), {})[str(name)] = ColumnInfo(
                 str(name),
                 str(column_type),
                 logical,
                 nullable == "YES",
-                int(scale) if logical == Logical.DECIMAL and scale is not None else None,
+                int(scale) if decimal and scale is not None else None,
+                int(precision) if decimal and precision is not None else None,
                 exact_collation=exact,
                 case_insensitive=exact is not None,
             )
@@ -449,4 +459,4 @@ class MysqlEngine(Engine):
             return DeadlineExceeded(f"{where}: no answer within {self.timeout:g}s")
         if isinstance(exc, OSError):
             return Unavailable(f"{where} is unreachable ({_os_reason(exc)})")
-        return DatabaseError(f"{where}: {type(exc).__name__}: {exc}")
+        return DatabaseError(f"{where}: {DRIVER_FAILED}")

@@ -2,7 +2,8 @@
 
 Pools are created on first use with `min_size=0`, so a resolver starts while PostgreSQL is down
 and answers UNAVAILABLE (naming the database, never its DSN or password) until it is back; each
-replica (`host:port`) gets its own pool with the same database, user and password. Every session
+replica (`host:port`) gets its own pool with the same database, user and password, and open
+transactions (Begin) get a pool of `max_transactions` connections of their own. Every session
 runs with `statement_timeout = timeout_secs`, so the server cancels a slow statement
 (DEADLINE_EXCEEDED) and the connection stays usable; `TimeZone = UTC`; `application_name =
 dbmesh-resolver`; a `read_only` database also gets `default_transaction_read_only`, so the server
@@ -28,7 +29,7 @@ import asyncpg.exceptions as pg
 from dbmesh.config import DatabaseConfig
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
 from dbmesh.services.dialects.postgresql import ICU_ROOT, PostgresDialect
-from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
@@ -43,7 +44,7 @@ from dbmesh.services.errors import (
     Unimplemented,
 )
 
-__all__ = ["PostgresEngine", "pg_logical"]
+__all__ = ["PostgresEngine", "pg_logical", "pg_precision"]
 
 APPLICATION_NAME = "dbmesh-resolver"
 # Prepared statements kept per connection: the compiler's texts are stable per request shape
@@ -114,6 +115,13 @@ def pg_logical(type_name: str, typmod: int) -> tuple[Logical, int | None]:
     return logical, scale
 
 
+def pg_precision(type_name: str, typmod: int) -> int | None:
+    """The declared precision of a `numeric(p, s)` column (None: unconstrained, or not numeric)."""
+    if type_name != "numeric" or typmod < 4:
+        return None
+    return ((typmod - 4) >> 16) & 0xFFFF
+
+
 def _literal(text: str) -> str:
     """A string literal (global ids are already restricted to [A-Za-z0-9_.:-])."""
     return "'" + text.replace("'", "''") + "'"
@@ -182,6 +190,7 @@ class PostgresEngine(Engine):
         self.dialect = PostgresDialect()
         self.size = max(1, int(config.pool_size))
         self._pools: dict[str, Any] = {}
+        self._transaction_pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._in_use = 0
 
@@ -192,6 +201,9 @@ class PostgresEngine(Engine):
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        if self._transaction_pool is not None:
+            pools.append(self._transaction_pool)
+            self._transaction_pool = None
         for pool in pools:
             try:
                 await asyncio.wait_for(pool.close(), self.timeout)
@@ -208,6 +220,21 @@ class PostgresEngine(Engine):
             settings["default_transaction_read_only"] = "on"
         return settings
 
+    async def _create_pool(self, host: str | None, port: int | None, size: int) -> Any:
+        return await asyncpg.create_pool(
+            host=host,
+            port=port,
+            database=self.config.database,
+            user=self.config.username,
+            password=self.config.password,
+            min_size=0,
+            max_size=size,
+            timeout=self.timeout,  # connect timeout: an unreachable host answers in time
+            statement_cache_size=STATEMENT_CACHE_SIZE,
+            server_settings=self._server_settings(),
+            reset=_keep_session,
+        )
+
     async def _pool(self, replica: str) -> Any:
         pool = self._pools.get(replica)
         if pool is not None:
@@ -216,28 +243,31 @@ class PostgresEngine(Engine):
             pool = self._pools.get(replica)
             if pool is None:
                 host, port = _split_address(replica) if replica else (self.config.host, self.config.port)
-                pool = await asyncpg.create_pool(
-                    host=host,
-                    port=port,
-                    database=self.config.database,
-                    user=self.config.username,
-                    password=self.config.password,
-                    min_size=0,
-                    max_size=self.size,
-                    timeout=self.timeout,  # connect timeout: an unreachable host answers in time
-                    statement_cache_size=STATEMENT_CACHE_SIZE,
-                    server_settings=self._server_settings(),
-                    reset=_keep_session,
-                )
-                self._pools[replica] = pool
+                pool = self._pools[replica] = await self._create_pool(host, port, self.size)
         return pool
+
+    async def _transactions_pool(self) -> Any:
+        if self._transaction_pool is None:
+            async with self._pool_lock:
+                if self._transaction_pool is None:
+                    size = max(1, int(self.config.max_transactions))
+                    self._transaction_pool = await self._create_pool(self.config.host, self.config.port, size)
+        return self._transaction_pool
 
     def _where(self, replica: str) -> str:
         name = f"database {self.config.name!r}"
         return f"{name} (replica {replica})" if replica else name
 
     async def acquire(self, replica: str = "") -> Connection:
-        pool = await self._pool(replica)
+        conn = await self._acquire_from(await self._pool(replica), replica)
+        if not replica:
+            self._in_use += 1
+        return conn
+
+    async def acquire_transaction(self) -> Connection:
+        return await self._acquire_from(await self._transactions_pool(), "")
+
+    async def _acquire_from(self, pool: Any, replica: str) -> _PgConnection:
         try:
             raw = await pool.acquire(timeout=self.timeout)
         except TimeoutError:
@@ -245,14 +275,12 @@ class PostgresEngine(Engine):
         except Exception as exc:
             problem = _connection_problem(exc, self.timeout) if _is_connection_error(exc) else _server_message(exc)
             raise Unavailable(f"{self._where(replica)} is unavailable: {problem}") from None
-        if not replica:
-            self._in_use += 1
         return _PgConnection(raw, pool, replica)
 
     async def release(self, conn: Connection, *, discard: bool = False) -> None:
         assert isinstance(conn, _PgConnection)
         raw = conn.raw
-        if not conn.replica:
+        if conn.pool is self._pools.get(""):
             self._in_use -= 1
         try:
             if not discard and not raw.is_closed() and raw.is_in_transaction():
@@ -287,8 +315,7 @@ class PostgresEngine(Engine):
             columns: list[Any] = await conn.fetch(_COLUMNS, [])  # asyncpg Records, read by name
             keys = await conn.fetch(_KEYS, [])
             icu = await conn.fetch("SELECT 1 FROM pg_collation WHERE collname = $1", [ICU_ROOT])
-        dialect = self.dialect
-        dialect.lower_collation = ICU_ROOT if icu else None
+        fold_collation = ICU_ROOT if icu else None
         collections: dict[str, dict[str, ColumnInfo]] = {}
         views: set[str] = set()
         for row in columns:
@@ -300,12 +327,13 @@ class PostgresEngine(Engine):
                 logical,
                 nullable=not row["not_null"],
                 scale=scale,
+                precision=pg_precision(typname, row["typmod"]),
                 exact_collation="C" if row["collatable"] else None,
                 case_insensitive=not row["deterministic"],
+                base_type=row["base_type"],
+                zoned=typname == "timestamptz",
+                fold_collation=fold_collation,
             )
-            dialect.array_types[db_type] = row["base_type"]
-            if typname == "timestamptz":
-                dialect.zoned_types.add(db_type)
             if row["is_view"]:
                 views.add(relname)
         primary: dict[str, tuple[str, ...]] = {}
@@ -342,7 +370,9 @@ class PostgresEngine(Engine):
             return InvalidArgument(_server_message(exc))
         if _is_connection_error(exc):
             return Unavailable(f"{where} is unavailable: {_connection_problem(exc, self.timeout)}")
-        return DatabaseError(f"{type(exc).__name__}: {_server_message(exc)}")
+        if isinstance(exc, pg.PostgresError):
+            return DatabaseError(f"{where}: the statement failed (SQLSTATE {exc.sqlstate}: {_server_message(exc)})")
+        return DatabaseError(f"{where}: {DRIVER_FAILED}")
 
     # --- two-phase commit ---------------------------------------------------------------------
 
@@ -401,7 +431,7 @@ def _connection_problem(exc: BaseException, timeout: float) -> str:
         text = str(exc)
         if "Connect call failed" in text or "Multiple exceptions" in text:
             return "connection refused"
-        return exc.strerror or type(exc).__name__
+        return exc.strerror or "connection failed"
     if isinstance(exc, pg.PostgresError):
         return str(exc.message)
-    return str(exc) or type(exc).__name__
+    return str(exc) or "connection failed"

@@ -1,5 +1,6 @@
 """The SQLite engine (aiosqlite): a small pool of connections to one database file.
 
+Reads use a pool of `pool_size` connections, open transactions (Begin) one of `max_transactions`.
 The file must exist (a resolver never creates an empty database by mistake); `read_only` opens
 it with `mode=ro`, so the engine itself refuses writes too. Statements are interrupted past the
 deadline by a progress handler, so a slow query gives DEADLINE_EXCEEDED and the connection stays
@@ -20,7 +21,7 @@ import aiosqlite
 
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
 from dbmesh.services.dialects.sqlite import SqliteDialect
-from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
     AlreadyExists,
     ConstraintViolation,
@@ -31,40 +32,46 @@ from dbmesh.services.errors import (
     Unavailable,
 )
 
-__all__ = ["SqliteEngine", "sqlite_logical"]
+__all__ = ["SqliteEngine", "sqlite_type"]
 
-_SCALE = re.compile(r"\(\s*\d+\s*,\s*(\d+)\s*\)")
+_MODIFIERS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
-def sqlite_logical(declared: str) -> tuple[Logical, int | None]:
-    """The logical type of a column from its declared type (SQLite's affinity rules, refined)."""
+def sqlite_type(declared: str) -> tuple[Logical, int | None, int | None]:
+    """(logical type, precision, scale) of a column from its declared type (SQLite's affinity
+    rules, refined); precision and scale are a decimal's declared `(p, s)` (`(p)`: no scale)."""
     t = declared.upper()
-    scale = _SCALE.search(t)
     if "BOOL" in t:
-        return Logical.BOOLEAN, None
+        return Logical.BOOLEAN, None, None
     if "UUID" in t:
-        return Logical.UUID, None
+        return Logical.UUID, None, None
     if "INT" in t:
-        return Logical.INT, None
+        return Logical.INT, None, None
     if "DEC" in t or "NUMERIC" in t or "MONEY" in t:
-        return Logical.DECIMAL, int(scale.group(1)) if scale else None
+        modifiers = _MODIFIERS.search(t)
+        if modifiers is None:
+            return Logical.DECIMAL, None, None
+        scale = modifiers.group(2)
+        return Logical.DECIMAL, int(modifiers.group(1)), int(scale) if scale is not None else None
     if any(k in t for k in ("REAL", "FLOA", "DOUB")):
-        return Logical.FLOAT, None
+        return Logical.FLOAT, None, None
     if "TIMESTAMP" in t or "DATETIME" in t:
-        return Logical.DATETIME, None
+        return Logical.DATETIME, None, None
     if "DATE" in t:
-        return Logical.DATE, None
+        return Logical.DATE, None, None
     if "JSON" in t:
-        return Logical.JSON, None
-    return Logical.STRING, None
+        return Logical.JSON, None, None
+    return Logical.STRING, None, None
 
 
 class _SqliteConnection:
-    """A connection whose statements are interrupted once they run past `timeout` seconds."""
+    """A connection whose statements are interrupted once they run past `timeout` seconds, and
+    the pool it belongs to."""
 
-    def __init__(self, conn: aiosqlite.Connection, timeout: float) -> None:
+    def __init__(self, conn: aiosqlite.Connection, timeout: float, pool: _Pool) -> None:
         self.conn = conn
         self.timeout = timeout
+        self.pool = pool
         self.deadline = float("inf")
 
     def _progress(self) -> int:
@@ -87,6 +94,21 @@ class _SqliteConnection:
             self.deadline = float("inf")
 
 
+class _Pool:
+    """At most `size` connections, opened on demand and reused last-in first-out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.in_use = 0
+        self.idle: list[_SqliteConnection] = []
+        self.slots = asyncio.Semaphore(size)
+
+    async def close(self) -> None:
+        idle, self.idle = self.idle, []
+        for c in idle:
+            await c.conn.close()
+
+
 class SqliteEngine(Engine):
     name = "sqlite"
     two_phase_commit = False
@@ -95,25 +117,23 @@ class SqliteEngine(Engine):
         super().__init__(config)
         self.dialect = SqliteDialect()
         self.size = max(1, int(config.pool_size))
-        self._idle: list[_SqliteConnection] = []
-        self._in_use = 0
-        self._slots = asyncio.Semaphore(self.size)
+        self._reads = _Pool(self.size)
+        self._transactions = _Pool(max(1, int(config.max_transactions)))
 
     async def open(self) -> None:
         return None
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for c in idle:
-            await c.conn.close()
+        await self._reads.close()
+        await self._transactions.close()
 
     def _uri(self) -> str:
         mode = "ro" if self.config.read_only else "rw"
         return f"file:{urllib.parse.quote(str(self.config.path))}?mode={mode}"
 
-    async def _connect(self) -> _SqliteConnection:
+    async def _connect(self, pool: _Pool) -> _SqliteConnection:
         raw = await aiosqlite.connect(self._uri(), uri=True, isolation_level=None, check_same_thread=False)
-        wrapped = _SqliteConnection(raw, self.timeout)
+        wrapped = _SqliteConnection(raw, self.timeout, pool)
         try:
             # Each cursor is closed before the next statement: `busy_timeout` returns a row, and
             # while its statement is still active SQLite silently refuses to re-register LIKE.
@@ -134,28 +154,35 @@ class SqliteEngine(Engine):
         return wrapped
 
     async def acquire(self, replica: str = "") -> Connection:
-        await self._slots.acquire()
+        return await self._acquire_from(self._reads)
+
+    async def acquire_transaction(self) -> Connection:
+        return await self._acquire_from(self._transactions)
+
+    async def _acquire_from(self, pool: _Pool) -> _SqliteConnection:
+        await pool.slots.acquire()
         try:
-            conn = self._idle.pop() if self._idle else await self._connect()
+            conn = pool.idle.pop() if pool.idle else await self._connect(pool)
         except BaseException:
-            self._slots.release()
+            pool.slots.release()
             raise
-        self._in_use += 1
+        pool.in_use += 1
         return conn
 
     async def release(self, conn: Connection, *, discard: bool = False) -> None:
         assert isinstance(conn, _SqliteConnection)
-        self._in_use -= 1
+        pool = conn.pool
+        pool.in_use -= 1
         try:
             if discard or conn.conn.in_transaction:
                 await conn.conn.close()
             else:
-                self._idle.append(conn)
+                pool.idle.append(conn)
         finally:
-            self._slots.release()
+            pool.slots.release()
 
     def pool_usage(self) -> tuple[int, int]:
-        return self._in_use, self.size
+        return self._reads.in_use, self.size
 
     async def server_version(self, conn: Connection) -> str:
         return sqlite3.sqlite_version
@@ -175,12 +202,18 @@ class SqliteEngine(Engine):
                 for _cid, col, declared, notnull, _default, pk_pos in await conn.fetch(
                     f"PRAGMA table_info({quoted})", []
                 ):
-                    logical, scale = sqlite_logical(str(declared or ""))
+                    logical, precision, scale = sqlite_type(str(declared or ""))
                     # Text compares and sorts as BINARY (code points) even when the column was
                     # declared NOCASE or RTRIM; a BINARY index still serves it.
                     exact = "BINARY" if logical in (Logical.STRING, Logical.UUID) else None
                     columns[col] = ColumnInfo(
-                        col, str(declared or ""), logical, not notnull and not pk_pos, scale, exact_collation=exact
+                        col,
+                        str(declared or ""),
+                        logical,
+                        not notnull and not pk_pos,
+                        scale,
+                        precision,
+                        exact_collation=exact,
                     )
                     if pk_pos:
                         pk.append((int(pk_pos), str(col)))
@@ -216,4 +249,8 @@ class SqliteEngine(Engine):
             return DeadlineExceeded(f"statement exceeded {self.timeout:g}s")
         if isinstance(exc, OSError):
             return Unavailable(f"database {self.config.name!r}: {exc.strerror or message}")
-        return DatabaseError(f"{type(exc).__name__}: {message}")
+        where = f"database {self.config.name!r}"
+        if isinstance(exc, sqlite3.Error):
+            code = getattr(exc, "sqlite_errorname", "") or "SQLITE_ERROR"
+            return DatabaseError(f"{where}: the statement failed ({code}: {message})")
+        return DatabaseError(f"{where}: {DRIVER_FAILED}")
