@@ -3,7 +3,9 @@
 start another one.
 
 `ResolverProcesses` (the `resolver_processes` fixture in the tests that use it) starts them and,
-whatever happens in the test, kills every one it started when the test ends.
+whatever happens in the test, kills every one it started when the test ends. A process runs at
+dbmesh's default log level unless given `log_level` (`--log-level`); its stdout and stderr go to
+`log_path`.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ PORT_ATTEMPTS = 3
 
 
 class ResolverProcess:
-    def __init__(self, config_path: Path, database: str, log_path: Path) -> None:
+    def __init__(self, config_path: Path, database: str, log_path: Path, log_level: str = "") -> None:
         self.config_path = config_path
         self.database = database
         self.log_path = log_path
+        self.log_level = log_level
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -42,10 +45,12 @@ class ResolverProcess:
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        level = ["--log-level", self.log_level] if self.log_level else []
         return [
             sys.executable,
             "-m",
             "dbmesh",
+            *level,
             "resolver",
             "-c",
             str(self.config_path),
@@ -122,9 +127,9 @@ class ResolverProcesses:
         self.folder = folder
         self.started: list[ResolverProcess] = []
 
-    async def start(self, config_path: Path, database: str) -> ResolverProcess:
+    async def start(self, config_path: Path, database: str, log_level: str = "") -> ResolverProcess:
         log = self.folder / f"resolver-{database}-{len(self.started) + 1}.log"
-        process = ResolverProcess(config_path, database, log)
+        process = ResolverProcess(config_path, database, log, log_level)
         self.started.append(process)
         return await process.start()
 
