@@ -9,8 +9,9 @@
   no `data`) gets 400. A body that is not a GraphQL request is 400 under both.
 - GraphiQL on `GET /graphql` for browsers (`Accept: text/html`), when `[router] graphiql` allows;
   its assets are served from `/_dbmesh/static/` (no CDN).
-- `GET /healthz` (alive), `GET /readyz` (config loaded and every database reachable or covered
-  by a live fallback; 503 otherwise), `GET /metrics` (Prometheus text format).
+- `GET /healthz` (alive, with each database's state), `GET /readyz` (started, and every database
+  reachable or covered by a live fallback; 503 otherwise), `GET /readyz?partial=true` (started and
+  able to serve, partial results included: for load balancers), `GET /metrics` (Prometheus text).
 - An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
 """
 
@@ -175,14 +176,21 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return _json({"status": "ok"})
+        return _json({"status": "ok", "databases": router.health.databases()})
 
     @app.get("/readyz")
-    async def readyz() -> Response:
-        problems = router.health.not_ready()
+    async def readyz(partial: bool = False) -> Response:
+        """Ready: every database reachable or covered by a live fallback (docs/reference.md §5).
+        `?partial=true` asks whether this router can serve at all, partial results included:
+        the Kubernetes readiness probe, so an outage of one database does not take every router
+        out of its Service."""
+        databases = router.health.databases()
+        if not router.health.started:
+            return _json({"status": "starting", "databases": databases}, 503)
+        problems = [] if partial else router.health.not_ready()
         if problems:
-            return _json({"status": "unavailable", "problems": problems}, 503)
-        return _json({"status": "ready", "checked_at": time.time()})
+            return _json({"status": "unavailable", "problems": problems, "databases": databases}, 503)
+        return _json({"status": "ready", "checked_at": time.time(), "databases": databases})
 
     @app.get("/metrics")
     async def metrics() -> Response:

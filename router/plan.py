@@ -177,6 +177,7 @@ class FieldSelection:
     many: bool = False
     item_nullable: bool = False
     typename: str = ""
+    int32: bool = False  # an Int column: values outside 32 bits are field errors (GraphQL spec, Int)
     max_staleness_secs: float = 0.0
     selections: tuple[FieldSelection, ...] = ()
     line: int = 0  # where the field is in the document, for error locations

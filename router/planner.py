@@ -207,7 +207,10 @@ class _Planning:
             if binding.kind in ("column", "last_sync"):
                 assert binding.column is not None
                 index = column(binding.column.name, binding.column.scalar.value)
-                selections.append(FieldSelection(key, "column", name, target.name, binding.column.nullable, index))
+                int32 = binding.column.scalar.value == "Int"
+                selections.append(
+                    FieldSelection(key, "column", name, target.name, binding.column.nullable, index, int32=int32)
+                )
             elif binding.kind == "source_database":
                 selections.append(FieldSelection(key, "source_database", name, target.name, False))
             elif binding.kind == "is_stale":

@@ -19,8 +19,6 @@ from typing import Any
 from graphql import GraphQLResolveInfo, default_field_resolver, execute
 
 from dbmesh.config import Config
-from dbmesh.errors import SchemaError
-from dbmesh.router.errors import CallError
 from dbmesh.router.executor import Execution
 from dbmesh.router.health import HealthMonitor
 from dbmesh.router.metrics import Metrics
@@ -29,7 +27,6 @@ from dbmesh.router.preparation import Preparation, Rejected
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.router.shaping import Shaper
 from dbmesh.router.traffic import Traffic
-from dbmesh.schema.check import schema_problems, served_types
 from dbmesh.schema.model import SchemaModel
 
 __all__ = ["GraphQLRequest", "Router"]
@@ -78,29 +75,13 @@ class Router:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self, *, check_schema: bool = True) -> None:
-        await self.health.probe_all()
-        if check_schema:
-            await self.check_schema()
-        self.health.start()
+        """Connect, check the schema of every database reached (a mismatch refuses to start; one
+        not reached is checked when it comes back) and start the background probes."""
+        await self.health.start(check_schema=check_schema)
 
     async def stop(self) -> None:
         await self.health.stop()
         await self.traffic.close()
-
-    async def check_schema(self) -> None:
-        """Refuse to start when a database lacks a table or column a type it serves needs
-        (a fallback database must have it too). A database that cannot be reached now is not
-        checked: a warning says so."""
-        for database in served_types(self.model):
-            try:
-                schema = await self.traffic.clients[database].schema()
-            except CallError as exc:
-                log.warning("cannot check the schema of %s now: %s", database, exc.message)
-                continue
-            tables = {c.name: {col.name for col in c.columns} for c in schema.collections}
-            problems = schema_problems(self.model, database, tables)
-            if problems:
-                raise SchemaError(problems[0])
 
     # --- requests -------------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ Response keys (aliases), `__typename`, nested relations joined by key, consisten
 `databaseStatus` are filled here. A failed fetch nulls only the fields it serves, with ONE error
 per failed fetch at the first path it nulled (SPEC §5). A null in a non-null field propagates to
 the nearest nullable parent, as the GraphQL spec requires ("Cannot return null for non-nullable
-field ..."), with an error at the field's path.
+field ..."), with an error at the field's path. An Int column holding a value outside 32 bits is
+a field error too ("Int cannot represent non 32-bit signed integer value: ..."), never a silent
+64-bit Int.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from dbmesh.router.plan import BatchedJoin, FieldSelection, Plan
 __all__ = ["Shaper"]
 
 Path = list[str | int]
+
+# GraphQL's Int is a signed 32-bit integer (GraphQL spec, "Int"): a larger value is a field error.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 class _NonNull(Exception):
@@ -122,7 +127,13 @@ class Shaper:
             kind = s.kind
             if kind == "column":
                 value = row[s.index]
-                if value is None and not s.nullable:
+                if s.int32 and value is not None and not _INT_MIN <= value <= _INT_MAX:
+                    message = f"Int cannot represent non 32-bit signed integer value: {value}"
+                    if not s.nullable:
+                        raise _NonNull([*path, s.key], message)
+                    self._error(message, [*path, s.key], s, "INTERNAL_SERVER_ERROR")
+                    value = None
+                elif value is None and not s.nullable:
                     raise _NonNull(
                         [*path, s.key], f"Cannot return null for non-nullable field {s.parent_type}.{s.field}."
                     )

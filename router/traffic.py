@@ -62,6 +62,8 @@ class Traffic:
         # Replica address -> healthy, kept by the health probes.
         self.replica_health: dict[str, dict[str, bool]] = {d.name: {} for d in config.databases}
         self._replica_turn = {d.name: itertools.count() for d in config.databases}
+        # Databases kept out of service, with why (a schema mismatch found after start).
+        self.refused: dict[str, str] = {}
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -79,6 +81,10 @@ class Traffic:
 
     async def call(self, database: str, request: pb.QueryRequest, traceparent: str | None) -> pb.QueryResponse:
         """One call to `database`, through its circuit breaker."""
+        if database in self.refused:
+            raise CallError(
+                database, "DATABASE_UNAVAILABLE", f"database {database!r} {self.refused[database]}", unavailable=True
+            )
         breaker = self.breakers[database]
         if not breaker.allow():
             self.metrics.fetch(database, "circuit_open", 0.0)
@@ -93,7 +99,7 @@ class Traffic:
                 self.metrics.circuit(database, breaker.state)
             raise
         self.metrics.fetch(database, "ok", time.perf_counter() - start)
-        if breaker.state != "closed":
+        if breaker.state != "closed" or breaker.failures:  # failures count only when consecutive
             breaker.success()
             self.metrics.circuit(database, breaker.state)
         return response

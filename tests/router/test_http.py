@@ -195,7 +195,9 @@ async def test_graphiql_for_browsers(demo_mesh: InProcessMesh) -> None:
 
 
 async def test_health_readiness_and_metrics(demo_mesh: InProcessMesh) -> None:
-    assert (await _get(demo_mesh, "/healthz")).json() == {"status": "ok"}
+    alive = (await _get(demo_mesh, "/healthz")).json()
+    assert alive["status"] == "ok"
+    assert {state["connected"] for state in alive["databases"].values()} == {True} and len(alive["databases"]) == 3
     ready = await _get(demo_mesh, "/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     await _post(demo_mesh, {"query": '{ customer(id: "%s") { allOrders { id } } }' % C1})
