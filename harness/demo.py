@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from dbmesh.demo import prepare
 
 CACHE_ONLY_ID = "00000000-0000-4000-8000-000000009999"
 
 
-def demo_databases(data: Path) -> dict[str, dict[str, object]]:
+def demo_databases(data: Path) -> dict[str, dict[str, Any]]:
+    """The `[[databases]]` of the config `dbmesh demo` ships (name -> keys), with each file's path
+    under `data`: the mesh runs exactly the demo's databases, not a description of them."""
+    config = tomllib.loads(resources.files("dbmesh.demo").joinpath("dbmesh.toml").read_text(encoding="utf-8"))
     return {
-        "primary": {"engine": "sqlite", "path": str(data / "primary.db")},
-        "historical": {"engine": "sqlite", "path": str(data / "historical.db"), "read_only": True},
-        "cache": {"engine": "sqlite", "path": str(data / "cache.db"), "read_only": True},
+        entry["name"]: {**{k: v for k, v in entry.items() if k != "name"}, "path": str(data / entry["path"])}
+        for entry in config["databases"]
     }
 
 

@@ -1,8 +1,10 @@
-"""`dbmesh demo`: sample SQLite databases in the roles of the guide, and a schema over them.
+"""`dbmesh demo`: sample SQLite databases in the roles of the deployed federation, served with its schema.
 
-`primary` holds customers and their details, `historical` orders and order items, `cache` a
-copy of some customers (what answers when `primary` is down). The data is generated from a fixed
-seed, so every run serves the same rows.
+`postgres_primary` (primary.db) holds customers and their details, `mysql_historical`
+(historical.db) orders and order items, `sqlite_cache` (cache.db) a copy of some customers (what
+answers when the primary is down): the names, and the schema, of deploy/, so that the demo runs
+the very schema module that is deployed (schema.py here links to it). The data is generated from
+a fixed seed, so every run serves the same rows.
 """
 
 from __future__ import annotations
@@ -37,26 +39,14 @@ def customer_id(n: int) -> str:
 _FIRST = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Edsger", "Zoë"]
 _LAST = ["Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen", "Dijkstra", "Émile"]
 
-_PRIMARY = """
-CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
-CREATE TABLE customer_details (customer_id TEXT PRIMARY KEY REFERENCES customers(id), phone TEXT NOT NULL,
-  address TEXT NOT NULL, preferred_timezone TEXT NOT NULL);
-"""
-_HISTORICAL = """
-CREATE TABLE orders (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, order_date DATE NOT NULL,
-  total_amount DECIMAL(10,2) NOT NULL);
-CREATE INDEX orders_customer ON orders (customer_id);
-CREATE INDEX orders_date ON orders (order_date);
-CREATE TABLE order_items (order_id TEXT NOT NULL REFERENCES orders(id), product_id TEXT NOT NULL,
-  quantity INTEGER NOT NULL, price DECIMAL(10,2) NOT NULL, PRIMARY KEY (order_id, product_id));
-"""
 
-
-def _write(path: Path, ddl: str, rows: dict[str, list[Any]]) -> None:
+def _write(path: Path, rows: dict[str, list[Any]]) -> None:
+    """A new SQLite database at `path` with the federation's tables (tables.sql, the deployed
+    SQLite tables) and these rows in them."""
     path.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
     try:
-        conn.executescript(ddl)
+        conn.executescript(resources.files("dbmesh.demo").joinpath("tables.sql").read_text(encoding="utf-8"))
         for table, values in rows.items():
             if values:
                 marks = ", ".join("?" for _ in values[0])
@@ -98,20 +88,14 @@ def prepare(data_dir: Path) -> tuple[Path, Path]:
             total = sum(q * float(p) for _, _, q, p in lines)
             orders.append((oid, cid, day.isoformat(), f"{total:.2f}"))
             items.extend(lines)
-    _write(data_dir / "primary.db", _PRIMARY, {"customers": customers, "customer_details": details})
-    _write(data_dir / "historical.db", _HISTORICAL, {"orders": orders, "order_items": items})
-    _write(data_dir / "cache.db", _PRIMARY, {"customers": customers[:CACHED], "customer_details": []})
-    config = data_dir / "dbmesh.toml"
-    config.write_text(
-        "# Written by `dbmesh demo`: three SQLite databases in the roles of the guide.\n"
-        '[[databases]]\nname = "primary"\nengine = "sqlite"\npath = "primary.db"\n\n'
-        '[[databases]]\nname = "historical"\nengine = "sqlite"\npath = "historical.db"\nread_only = true\n\n'
-        '[[databases]]\nname = "cache"\nengine = "sqlite"\npath = "cache.db"\nread_only = true\n\n'
-        '[router]\ntracing = "request"\n',
-        encoding="utf-8",
-    )
-    schema = data_dir / "schema.py"
-    schema.write_text(
-        resources.files("dbmesh.demo").joinpath("schema.py").read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    return config, schema
+    _write(data_dir / "primary.db", {"customers": customers, "customer_details": details})
+    _write(data_dir / "historical.db", {"orders": orders, "order_items": items})
+    _write(data_dir / "cache.db", {"customers": customers[:CACHED]})
+    return _bundled(data_dir, "dbmesh.toml"), _bundled(data_dir, "schema.py")
+
+
+def _bundled(data_dir: Path, name: str) -> Path:
+    """A copy of one of the package's demo files in `data_dir`, where the user can read and edit it."""
+    copy = data_dir / name
+    copy.write_text(resources.files("dbmesh.demo").joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+    return copy

@@ -61,7 +61,7 @@ def test_bad_schema_is_one_line(tmp_path: Path, demo: tuple[Path, Path]) -> None
     message = one_line_error(dbmesh("check", "-c", str(demo[0]), "-s", str(schema), "--offline"))
     assert (
         message
-        == f"{schema}: Query.things: unknown database 'nowhere'; configured databases: cache, historical, primary"
+        == f"{schema}: Query.things: unknown database 'nowhere'; configured databases: mysql_historical, postgres_primary, sqlite_cache"
     )
 
 
@@ -72,23 +72,26 @@ def test_bad_query_for_plan(demo: tuple[Path, Path]) -> None:
 
 def test_router_needs_resolver_addresses(demo: tuple[Path, Path]) -> None:
     message = one_line_error(dbmesh("router", "-c", str(demo[0]), "-s", str(demo[1])))
-    assert message == f"{demo[0]}: database 'primary' has no 'resolver' address (dbmesh router needs one per database)"
+    assert (
+        message
+        == f"{demo[0]}: database 'postgres_primary' has no 'resolver' address (dbmesh router needs one per database)"
+    )
 
 
 def test_resolver_needs_an_address(demo: tuple[Path, Path]) -> None:
-    message = one_line_error(dbmesh("resolver", "-c", str(demo[0]), "--database", "primary"))
-    assert message == f"{demo[0]}: database 'primary' has no 'resolver' address; pass --listen"
+    message = one_line_error(dbmesh("resolver", "-c", str(demo[0]), "--database", "postgres_primary"))
+    assert message == f"{demo[0]}: database 'postgres_primary' has no 'resolver' address; pass --listen"
     unknown = one_line_error(dbmesh("resolver", "-c", str(demo[0]), "--database", "nope", "--listen", "127.0.0.1:0"))
-    assert unknown == f"{demo[0]}: unknown database 'nope' (known: primary, historical, cache)"
+    assert unknown == f"{demo[0]}: unknown database 'nope' (known: postgres_primary, mysql_historical, sqlite_cache)"
 
 
 def test_check_offline_and_online(demo: tuple[Path, Path]) -> None:
     offline = dbmesh("check", "-c", str(demo[0]), "-s", str(demo[1]), "--offline")
     assert offline.returncode == 0, offline.stderr
     assert [line.split()[:2] for line in offline.stdout.splitlines()[:3]] == [
-        ["ok", "primary"],
-        ["ok", "historical"],
-        ["ok", "cache"],
+        ["ok", "postgres_primary"],
+        ["ok", "mysql_historical"],
+        ["ok", "sqlite_cache"],
     ]
     online = dbmesh("check", "-c", str(demo[0]), "-s", str(demo[1]))
     assert online.returncode == 0, online.stdout + online.stderr
@@ -105,12 +108,13 @@ def test_check_names_a_missing_column_and_an_unreachable_database(tmp_path: Path
     result = dbmesh("check", "-c", str(config), "-s", str(schema))
     assert result.returncode == 1
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith(("ok", "FAIL"))}
-    assert lines["primary"].startswith("ok ")
-    assert lines["cache"] == (
-        f"FAIL  cache (sqlite, {tmp_path}/cache.db): Customer (served by Query.customers): "
-        "table 'customers' in database 'cache' has no column 'email'"
+    assert lines["postgres_primary"].startswith("ok ")
+    assert lines["sqlite_cache"] == (
+        f"FAIL  sqlite_cache (sqlite, {tmp_path}/cache.db): Customer (served by Query.customers): "
+        "table 'customers' in database 'sqlite_cache' has no column 'email'"
     )
-    assert lines["historical"].startswith("FAIL  historical") and "unable to open database file" in lines["historical"]
+    historical = lines["mysql_historical"]
+    assert historical.startswith("FAIL  mysql_historical") and "unable to open database file" in historical
     assert "password" not in result.stdout
 
 
@@ -120,8 +124,8 @@ def test_plan_prints_the_tree_and_json(demo: tuple[Path, Path]) -> None:
     assert tree.stdout.splitlines() == [
         "query: 2 fetches",
         "  Sequence",
-        "    Fetch #1 customers(limit: 2): primary -> cache.customers[name, id]",
-        "    BatchedJoin #2 customers.allOrders: historical.orders[id] on customer_id = #1[1]",
+        "    Fetch #1 customers(limit: 2): postgres_primary -> sqlite_cache.customers[name, id]",
+        "    BatchedJoin #2 customers.allOrders: mysql_historical.orders[id] on customer_id = #1[1]",
     ]
     as_json = dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), "--json", "{ customers { id } }")
     assert '"kind": "Fetch"' in as_json.stdout
@@ -136,7 +140,7 @@ async def test_up_refuses_a_schema_the_databases_do_not_have(tmp_path: Path) -> 
     result = await asyncio.to_thread(dbmesh, "up", "-c", str(config), "-s", str(schema), "--port", "0")
     message = one_line_error(result)
     assert message == (
-        "Order (served by Query.orders): table 'orders' in database 'historical' has no column 'total_amount'"
+        "Order (served by Query.orders): table 'orders' in database 'mysql_historical' has no column 'total_amount'"
     )
 
 
@@ -149,10 +153,10 @@ async def test_up_serves_says_which_resolver_died_restarts_it_and_stops_cleanly(
                 await client.post(up.url, json={"query": EXAMPLE_QUERY, "variables": {"id": customer_id(1)}})
             ).json()
         assert body["data"]["customer"]["name"] == "Grace Lovelace"
-        pid = up.kill_resolver("historical")
-        restarted = await up.wait_restarted("historical")
+        pid = up.kill_resolver("mysql_historical")
+        restarted = await up.wait_restarted("mysql_historical")
         assert restarted != pid
-        assert any(f"resolver historical (pid {pid}) exited with code -9" in line for line in up.output)
+        assert any(f"resolver mysql_historical (pid {pid}) exited with code -9" in line for line in up.output)
     finally:
         assert await up.stop() == 0
     for child in up.pids.values():  # every resolver stopped with the router
@@ -180,7 +184,11 @@ async def test_demo_serves_the_example_query(tmp_path: Path) -> None:
             body = (await client.post(url, json={"query": EXAMPLE_QUERY, "variables": {"id": customer_id(1)}})).json()
             page = await client.get(url, headers={"accept": "text/html"})
         assert body["data"]["customer"]["id"] == customer_id(1)
-        assert {s["name"] for s in body["data"]["databaseStatus"]} == {"primary", "historical", "cache"}
+        assert {s["name"] for s in body["data"]["databaseStatus"]} == {
+            "postgres_primary",
+            "mysql_historical",
+            "sqlite_cache",
+        }
         assert "graphiql" in page.text.lower()
     finally:
         process.send_signal(signal.SIGINT)
@@ -197,7 +205,7 @@ def test_plan_needs_no_variables_and_checks_given_ones(demo: tuple[Path, Path]) 
     assert without.returncode == 0, without.stderr
     assert without.stdout.splitlines()[:2] == [
         "query: 1 fetch",
-        "  Fetch #1 customer(id: $id): primary -> cache.customers[name]",
+        "  Fetch #1 customer(id: $id): postgres_primary -> sqlite_cache.customers[name]",
     ]
     more = dbmesh("plan", "-c", str(demo[0]), "-s", str(demo[1]), "--variables", '{"more": true}', query)
     assert more.stdout.splitlines()[0] == "query: 2 fetches"

@@ -114,7 +114,9 @@ def copy_compose_project(folder: Path, env_file: bool = True) -> Path:
     """docker-compose.yml and deploy/ copied into `folder`, with deploy/.env made from
     deploy/.env.example as the README says (the real deploy/.env is never read)."""
     shutil.copy(REPO / "docker-compose.yml", folder / "docker-compose.yml")
-    shutil.copytree(REPO / "deploy", folder / "deploy", ignore=shutil.ignore_patterns(".env", "__pycache__"))
+    shutil.copytree(
+        REPO / "deploy", folder / "deploy", symlinks=True, ignore=shutil.ignore_patterns(".env", "__pycache__")
+    )
     if env_file:
         shutil.copy(folder / "deploy" / ".env.example", folder / "deploy" / ".env")
     return folder
@@ -554,6 +556,37 @@ def compose_schema_problems(path: Path) -> list[str]:
     """The file against the Compose Specification JSON schema (check-jsonschema's vendored copy)."""
     result = run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", path])
     return [] if result.returncode == 0 else [result.stdout.strip() + result.stderr.strip()]
+
+
+def bind_mounts(service: Obj) -> dict[str, Path]:
+    """A loaded compose service's bind mounts: path in the container -> path on the host."""
+    return {v["target"]: Path(v["source"]) for v in service.get("volumes", []) if v["type"] == "bind"}
+
+
+def host_path(service: Obj, path: str) -> Path | None:
+    """Where a path in the service's container comes from on the host (None: not bind-mounted)."""
+    for target, source in sorted(bind_mounts(service).items(), key=lambda m: -len(m[0])):
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            return source / path[len(target) :].lstrip("/")
+    return None
+
+
+def mount_link_problems(config: Obj) -> list[str]:
+    """Symbolic links inside bind-mounted folders that point out of the folder: the container
+    resolves them in its own filesystem, where what they point at is not. (A mounted file that is
+    itself a link is fine: the host resolves it when mounting.)"""
+    problems = []
+    for name, service in config["services"].items():
+        for target, source in bind_mounts(service).items():
+            if not source.is_dir():
+                continue
+            for link in sorted(p for p in source.rglob("*") if p.is_symlink()):
+                if not link.resolve().is_relative_to(source.resolve()):
+                    problems.append(
+                        f"{name}: {link.relative_to(source)} in the folder mounted at {target} links to "
+                        f"{os.readlink(link)}, outside the folder"
+                    )
+    return problems
 
 
 def compose_processes(config: Obj) -> Iterator[DbmeshProcess]:

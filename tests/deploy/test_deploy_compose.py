@@ -23,6 +23,8 @@ from deploy_checks import (
     compose_schema_problems,
     copy_compose_project,
     edit,
+    host_path,
+    mount_link_problems,
     need,
     process_problems,
     run,
@@ -104,11 +106,36 @@ def test_a_missing_env_file_is_reported(tmp_path: Path) -> None:
 # --- the sample data on real servers -----------------------------------------------------------
 
 
+def sqlite_cache_init(compose: Obj, cache: Path) -> list[str | Path]:
+    """The sqlite-cache-init service's command, run here: its container paths mapped back to the
+    bind-mounted files, the cache file put at `cache`."""
+    service = compose["services"]["sqlite-cache-init"]
+    entrypoint, (database, *scripts) = service["entrypoint"], service["command"]
+    assert entrypoint[0] == "python" and database == "/var/lib/dbmesh/cache.db"
+    mapped = [host_path(service, path) for path in (entrypoint[1], *scripts)]
+    assert all(mapped), (entrypoint, scripts)
+    program, *sql = [p for p in mapped if p is not None]
+    return [sys.executable, program, cache, *sql]
+
+
+def test_no_mounted_folder_holds_a_link_out_of_it(compose: Obj) -> None:
+    assert mount_link_problems(compose) == []
+
+
+def test_sqlite_cache_init_mounts_the_shared_tables_and_the_sample_rows(compose: Obj) -> None:
+    deploy = Path(compose["services"]["sqlite-cache-init"]["volumes"][1]["source"]).parents[3]  # the copy's
+    assert sqlite_cache_init(compose, Path("/cache.db"))[1:] == [
+        deploy / "k8s/base/config/init_cache.py", Path("/cache.db"),
+        deploy / "k8s/base/config/sqlite-tables.sql", deploy / "sqlite/sample.sql",
+    ]  # fmt: skip
+
+
 async def test_sample_data_matches_the_schema(
-    pg_database: DatabaseInfo, mysql_database: DatabaseInfo, tmp_path: Path
+    compose: Obj, pg_database: DatabaseInfo, mysql_database: DatabaseInfo, tmp_path: Path
 ) -> None:
-    """What the images' init step loads, loaded into real servers, then `dbmesh check` (online)
-    with the deployed config: every table and column the schema needs is there."""
+    """What the images' init step loads (the sqlite cache exactly as compose's sqlite-cache-init
+    runs it), loaded into real servers, then `dbmesh check` (online) with the deployed config:
+    every table and column the schema needs is there."""
     pg = await asyncpg.connect(
         host=pg_database.host, port=pg_database.port, user=pg_database.user, database=pg_database.database
     )
@@ -133,7 +160,7 @@ async def test_sample_data_matches_the_schema(
     finally:
         my.close()
     cache = tmp_path / "cache.db"
-    init = run([sys.executable, DEPLOY / "sqlite/init_cache.py", cache, DEPLOY / "sqlite/cache.sql"])
+    init = run(sqlite_cache_init(compose, cache))
     assert init.returncode == 0, init.stderr
 
     config = (DEPLOY / "dbmesh.toml").read_text(encoding="utf-8")
@@ -268,3 +295,17 @@ def test_broken_env_file_fails_dbmesh_check(compose_copy: Path) -> None:
 def test_broken_resolver_address_fails(compose_copy: Path, old: str, new: str, expected: str) -> None:
     edit(compose_copy / "deploy/dbmesh.toml", old, new)
     assert compose_resolver_problems(compose_config(compose_copy)) == [expected]
+
+
+def test_broken_copy_mounting_a_folder_with_a_link_out_of_it_fails(compose_copy: Path) -> None:
+    """The old layout: deploy/sqlite mounted whole, init_cache.py in it a link to base/config/."""
+    (compose_copy / "deploy/sqlite/init_cache.py").symlink_to("../k8s/base/config/init_cache.py")
+    edit(
+        compose_copy / "docker-compose.yml",
+        "      - ./deploy/k8s/base/config/init_cache.py:/opt/dbmesh-init/init_cache.py:ro\n",
+        "      - ./deploy/sqlite:/opt/dbmesh-init:ro\n",
+    )
+    assert mount_link_problems(compose_config(compose_copy)) == [
+        "sqlite-cache-init: init_cache.py in the folder mounted at /opt/dbmesh-init links to "
+        "../k8s/base/config/init_cache.py, outside the folder"
+    ]

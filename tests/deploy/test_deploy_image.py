@@ -45,10 +45,21 @@ def test_the_image_runs_dbmesh_as_a_non_root_user_without_dev_extras() -> None:
     assert installs and not any("[dev]" in args or " -e " in args for args in installs)
 
 
+def _linked_from_the_package() -> dict[str, Path]:
+    """The files outside the packages that a symlink inside them points at (repository path ->
+    the link): the package ships their text, so the build context must hold them."""
+    links = [p for package in PACKAGES for p in (REPO / package).rglob("*") if p.is_symlink() and p.is_file()]
+    outside = {str(link.resolve().relative_to(REPO)): link for link in links}
+    return {target: link for target, link in outside.items() if target.split("/", 1)[0] not in PACKAGES}
+
+
 def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> None:
     context = build_context(REPO, REPO / ".dockerignore", "deploy/Dockerfile")
-    tops = {path.split("/", 1)[0] for path in context if path != "deploy/Dockerfile"}  # always sent
+    linked = _linked_from_the_package()
+    assert set(linked) == {"deploy/k8s/base/config/schema.py", "deploy/k8s/base/config/sqlite-tables.sql"}
+    tops = {path.split("/", 1)[0] for path in context if path != "deploy/Dockerfile" and path not in linked}
     assert tops == {".dockerignore", "pyproject.toml", "README.md", *PACKAGES}, tops
+    assert set(linked) <= context
     assert not [p for p in context if "__pycache__" in p or p.endswith(".pyc")]
     for source in copy_sources(DOCKERFILE.read_text(encoding="utf-8")):
         assert any(p == source or p.startswith(source.rstrip("/") + "/") for p in context), f"COPY {source}"
@@ -56,7 +67,7 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> No
 
 def _wheel_from_copied_files(dockerfile: Path, tmp_path: Path) -> dict[str, str]:
     """Build the wheel that the Dockerfile's `pip install .` builds, from only the files its COPY
-    instructions take out of the build context: its file names and its console scripts."""
+    instructions take out of the build context: its files, name -> text."""
     context = build_context(REPO, REPO / ".dockerignore", "deploy/Dockerfile")
     source = tmp_path / "src"
     for copied in copy_sources(dockerfile.read_text(encoding="utf-8")):
@@ -84,10 +95,7 @@ def _wheel_from_copied_files(dockerfile: Path, tmp_path: Path) -> dict[str, str]
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "wheel").glob("dbmesh-*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        return {
-            name: archive.read(name).decode() if name.endswith("entry_points.txt") else ""
-            for name in archive.namelist()
-        }
+        return {name: archive.read(name).decode(errors="replace") for name in archive.namelist()}
 
 
 def _missing_from(wheel: dict[str, str]) -> list[str]:
@@ -110,13 +118,29 @@ def test_the_copied_files_make_a_complete_package(tmp_path: Path) -> None:
     assert "dbmesh/resolver/v1/resolver_pb2.py" in names
     # Only `dbmesh` is installed: no top-level `router` or `services` to clash with a user's modules.
     assert {name.split("/")[0] for name in names} == {"dbmesh", "dbmesh-0.1.0.dist-info"}
+    # What the package links to outside itself is in the wheel as text, not as a dangling link.
+    for target, link in _linked_from_the_package().items():
+        assert names[str(link.relative_to(REPO))] == (REPO / target).read_text(encoding="utf-8"), target
+
+
+CONFIG = DEPLOY / "k8s/base/config"
+INIT_CACHE = CONFIG / "init_cache.py"
+SQLITE_TABLES = CONFIG / "sqlite-tables.sql"
+FEDERATION_TABLES = ["customer_details", "customers", "order_items", "orders"]
+
+
+def _tables(database: Path) -> list[str]:
+    with sqlite3.connect(database) as conn:
+        return [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 
 
 def test_sqlite_cache_init_creates_the_cache_once(tmp_path: Path) -> None:
+    """Compose's sqlite-cache-init: the tables, then the sample rows; a second run changes nothing."""
     cache = tmp_path / "cache.db"
-    script = [sys.executable, DEPLOY / "sqlite/init_cache.py", cache, DEPLOY / "sqlite/cache.sql"]
+    script = [sys.executable, INIT_CACHE, cache, SQLITE_TABLES, DEPLOY / "sqlite/sample.sql"]
     first = run(script)
     assert first.returncode == 0, first.stderr
+    assert first.stdout == f"{cache}: created from {SQLITE_TABLES}, {DEPLOY / 'sqlite/sample.sql'}\n"
     with sqlite3.connect(cache) as conn:
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (8,)
         conn.execute("DELETE FROM customers WHERE name = 'Ada Lovelace'")
@@ -129,15 +153,33 @@ def test_sqlite_cache_init_creates_the_cache_once(tmp_path: Path) -> None:
 def test_sqlite_cache_init_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sql"
     bad.write_text("BEGIN; CREATE TABLE customers (id TEXT); INSERT INTO nowhere VALUES (1); COMMIT;", encoding="utf-8")
-    failed = run([sys.executable, DEPLOY / "sqlite/init_cache.py", tmp_path / "cache.db", bad])
+    failed = run([sys.executable, INIT_CACHE, tmp_path / "cache.db", bad])
     assert failed.returncode == 1 and "no such table: nowhere" in failed.stderr
     assert list(tmp_path.iterdir()) == [bad]
 
 
+def test_sqlite_cache_init_stops_at_the_first_failing_script(tmp_path: Path) -> None:
+    """The tables, then a broken second script: no cache file at all, the broken script named."""
+    bad = tmp_path / "bad.sql"
+    bad.write_text("INSERT INTO customers (id) VALUES ('x');", encoding="utf-8")
+    failed = run([sys.executable, INIT_CACHE, tmp_path / "cache.db", SQLITE_TABLES, bad])
+    assert failed.returncode == 1
+    assert failed.stderr == (
+        f"init_cache: {tmp_path / 'cache.db'} from {bad}: NOT NULL constraint failed: customers.email\n"
+    )
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_sqlite_cache_init_needs_a_script(tmp_path: Path) -> None:
+    usage = run([sys.executable, INIT_CACHE, tmp_path / "cache.db"])
+    assert usage.returncode == 2 and usage.stderr == "usage: python init_cache.py DATABASE SCRIPT...\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_kubernetes_init_creates_empty_tables(tmp_path: Path) -> None:
-    config = REPO / "deploy/k8s/base/config"
-    done = run([sys.executable, config / "init_cache.py", tmp_path / "cache.db", config / "sqlite-cache.sql"])
+    done = run([sys.executable, INIT_CACHE, tmp_path / "cache.db", SQLITE_TABLES])
     assert done.returncode == 0, done.stderr
+    assert _tables(tmp_path / "cache.db") == FEDERATION_TABLES
     with sqlite3.connect(tmp_path / "cache.db") as conn:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(customers)")]
         assert columns == ["id", "email", "name", "created_at"]

@@ -118,18 +118,21 @@ def test_every_dbmesh_container_passes_dbmesh_check_offline(
 
 
 def test_configmap_ships_the_deployed_config_and_schema(rendered: dict[str, list[Obj]]) -> None:
-    """kustomize reads only files under its folder, so base/config/ holds the one copy and what
-    compose mounts links to it: every overlay's ConfigMap carries exactly those files."""
-    links = {
-        "dbmesh.toml": REPO / "deploy" / "dbmesh.toml",
-        "schema.py": REPO / "deploy" / "schema.py",
-        "init_cache.py": REPO / "deploy" / "sqlite" / "init_cache.py",
-    }
-    for key, link in links.items():
-        assert link.is_symlink() and link.resolve() == (K8S / "base" / "config" / key).resolve(), key
-        text = link.read_text(encoding="utf-8")
-        for overlay in OVERLAYS:
-            assert config_map(rendered[overlay], "dbmesh-config")["data"][key] == text
+    """kustomize reads only files under its folder, so base/config/ holds the one copy; what compose
+    mounts and what the demo ships link to it: every overlay's ConfigMap carries exactly those files."""
+    config = K8S / "base" / "config"
+    links = [
+        ("dbmesh.toml", REPO / "deploy" / "dbmesh.toml"),
+        ("schema.py", REPO / "deploy" / "schema.py"),
+        ("schema.py", REPO / "dbmesh" / "demo" / "schema.py"),
+        ("sqlite-tables.sql", REPO / "dbmesh" / "demo" / "tables.sql"),
+    ]
+    for key, link in links:
+        assert link.is_symlink() and link.resolve() == (config / key).resolve(), (key, link)
+    for overlay in OVERLAYS:
+        data = config_map(rendered[overlay], "dbmesh-config")["data"]
+        assert sorted(data) == sorted(p.name for p in config.iterdir())
+        assert all(data[p.name] == p.read_text(encoding="utf-8") for p in config.iterdir())
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -1,8 +1,12 @@
-"""The deployed federation schema (SPEC §4): customers and their details in PostgreSQL, ten years
-of orders in MySQL/MariaDB, a copy of the customers in SQLite that answers when PostgreSQL is down.
+"""The federation schema (docs/reference.md §4): customers and their details in `postgres_primary`,
+ten years of orders in `mysql_historical`, a copy of the customers in `sqlite_cache` that answers
+when the primary is down.
 
-It matches the sample data in deploy/compose/initdb/ and deploy/sqlite/. This file is the
-Kubernetes ConfigMap's; deploy/schema.py (compose, the end-to-end tests, the benchmark) links to it.
+The only copy. Deployed, the databases are PostgreSQL, MariaDB and SQLite (the sample data of
+deploy/compose/initdb/ and deploy/sqlite/); `dbmesh demo` serves the same schema over three SQLite
+files. Kubernetes ships this file in its ConfigMap (kustomize reads only files below
+deploy/k8s/base), so deploy/schema.py (what compose mounts) and dbmesh/demo/schema.py (what the
+wheel ships) are symbolic links to it.
 """
 
 from datetime import date, datetime
@@ -14,7 +18,7 @@ from dbmesh import database, types
 
 @types.object
 class Customer:
-    """A customer, from PostgreSQL (or the SQLite cache when PostgreSQL is down)."""
+    """A customer, from the primary database (or the cache when the primary is down)."""
 
     id: UUID
     email: str
@@ -24,11 +28,11 @@ class Customer:
 
     @database("postgres_primary")
     def details(self) -> "CustomerDetails | None":
-        """Contact details, from PostgreSQL."""
+        """Contact details, from the primary database."""
 
     @database("mysql_historical")
     def all_orders(self) -> list["Order"]:
-        """Every order, from MySQL: a cross-database join on customer_id."""
+        """Every order, from the historical database: a cross-database join on customer_id."""
 
     @database("mysql_historical", args={"year": ("order_date", "year")})
     def historical_orders(self, year: int) -> list["Order"]:
@@ -56,7 +60,7 @@ class Order:
 
     @database("postgres_primary", fallback="sqlite_cache")
     def customer(self) -> Customer | None:
-        """The customer who placed it, back in PostgreSQL (or the cache)."""
+        """The customer who placed it, back in the primary database (or the cache)."""
 
 
 @types.object
@@ -84,15 +88,19 @@ class CustomerWithHistory:
 class Query:
     @database("postgres_primary", fallback="sqlite_cache")
     def customers(self, limit: int = 50) -> list[Customer]:
-        """Customers from PostgreSQL; from the cache when it is down."""
+        """Customers from the primary database; from the cache when it is down."""
 
     @database("postgres_primary", fallback="sqlite_cache", fallback_on=("unavailable", "not_found"))
     def customer(self, id: str) -> Customer | None:
-        """One customer; the cache answers when PostgreSQL is down or lacks the row."""
+        """One customer; the cache answers when the primary is down or lacks the row."""
+
+    @database("mysql_historical")
+    def orders(self, customer_id: str | None = None) -> list[Order]:
+        """Orders from the historical database, of every customer or of one."""
 
     @database("mysql_historical", args={"year": ("order_date", "year")})
     def historical_orders(self, customer_id: str, year: int) -> list[Order]:
-        """One customer's orders of one year, from MySQL."""
+        """One customer's orders of one year, from the historical database."""
 
     def customer_with_history(self, id: str) -> CustomerWithHistory:
         """A customer and their order history in one object."""

@@ -1,19 +1,5 @@
--- Sample data for docker-compose.yml: the postgres_primary database (customers and their details).
--- Run once by the postgres image on an empty volume (/docker-entrypoint-initdb.d).
-
-CREATE TABLE customers (
-    id uuid PRIMARY KEY,
-    email text NOT NULL UNIQUE,
-    name text NOT NULL,
-    created_at timestamptz NOT NULL
-);
-
-CREATE TABLE customer_details (
-    customer_id uuid PRIMARY KEY REFERENCES customers (id),
-    phone text NOT NULL,
-    address text NOT NULL,
-    preferred_timezone text NOT NULL
-);
+-- Sample data for docker-compose.yml: the postgres_primary database (customers and their details),
+-- in the tables of 01-tables.sql. Run once by the postgres image on an empty volume.
 
 INSERT INTO customers (id, email, name, created_at) VALUES
     ('00000000-0000-4000-8000-000000000001', 'ada.lovelace@example.com', 'Ada Lovelace', '2021-10-25 05:29:32+00'),

@@ -1,22 +1,5 @@
--- Sample data for docker-compose.yml: the mysql_historical database (orders and their items).
--- Run once by the mariadb image on an empty volume (/docker-entrypoint-initdb.d), in MYSQL_DATABASE.
-
-CREATE TABLE orders (
-    id CHAR(36) PRIMARY KEY,
-    customer_id CHAR(36) NOT NULL,
-    order_date DATE NOT NULL,
-    total_amount DECIMAL(10, 2) NOT NULL,
-    INDEX orders_customer (customer_id),
-    INDEX orders_date (order_date)
-);
-
-CREATE TABLE order_items (
-    order_id CHAR(36) NOT NULL,
-    product_id CHAR(36) NOT NULL,
-    quantity INT NOT NULL,
-    price DECIMAL(10, 2) NOT NULL,
-    PRIMARY KEY (order_id, product_id)
-);
+-- Sample data for docker-compose.yml: the mysql_historical database (orders and their items), in
+-- the tables of 01-tables.sql. Run once by the mariadb image on an empty volume, in MYSQL_DATABASE.
 
 INSERT INTO orders (id, customer_id, order_date, total_amount) VALUES
     ('00000000-0000-4000-9000-000001000001', '00000000-0000-4000-8000-000000000001', '2022-04-09', 120.82),

@@ -1,14 +1,8 @@
 -- Sample data for docker-compose.yml: the sqlite_cache database, a copy of some customers that
--- answers when postgres_primary is down. deploy/sqlite/init_cache.py creates the file from it.
+-- answers when postgres_primary is down. The sqlite-cache-init service runs init_cache.py with the
+-- tables (deploy/k8s/base/config/sqlite-tables.sql), then this.
 
 BEGIN;
-
-CREATE TABLE customers (
-    id TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created_at TIMESTAMP NOT NULL
-);
 
 INSERT INTO customers (id, email, name, created_at) VALUES
     ('00000000-0000-4000-8000-000000000001', 'ada.lovelace@example.com', 'Ada Lovelace', '2021-10-25 05:29:32'),

@@ -1,0 +1,1 @@
+../../deploy/k8s/base/config/sqlite-tables.sql

@@ -1,1 +1,0 @@
-../k8s/base/config/init_cache.py
