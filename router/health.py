@@ -77,7 +77,7 @@ class HealthMonitor:
             health.error = None if connected else "the database cannot be reached"
             self.metrics.probe(name, connected, status.pool_in_use, status.pool_size)
         except CallError as exc:
-            connected, detail = False, exc.message
+            connected, detail = False, exc.detail
             health.latency_ms, health.error = None, _PLAIN.get(exc.code, "failed")
             self.metrics.probe(name, False, 0, 0)
         health.connected = connected

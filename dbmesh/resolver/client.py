@@ -44,17 +44,24 @@ _READ_ONLY_PREFIX = "read-only"
 
 
 class CallError(CodedError):
-    def __init__(self, database: str, code: str, message: str, *, unavailable: bool = False) -> None:
+    def __init__(self, database: str, code: str, message: str, *, unavailable: bool = False, detail: str = "") -> None:
         super().__init__(message)
         self.database = database
         self.code = code
         self.unavailable = unavailable
+        self.detail = detail or message  # what the resolver or gRPC said, for logs only
         # Every database tried before giving up, this one last (set by a fallback chain).
         self.attempts: list[Any] = []
 
 
 def call_error(exc: grpc.aio.AioRpcError, database: str) -> CallError:
     """The dbmesh error for a failed call to `database`'s resolver."""
+    error = _classify(exc, database)
+    error.detail = exc.details() or exc.code().name
+    return error
+
+
+def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
     code = exc.code()
     details = exc.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE:
