@@ -72,8 +72,13 @@ def parse_datetime(text: str) -> datetime:
 
 
 def _shown(number: Decimal) -> str:
-    text = str(number)  # scientific notation for large exponents: never expanded
-    return text if len(text) <= 40 else text[:37] + "..."
+    """`number` short enough for a message, without writing out a long one."""
+    sign, digits, exponent = number.as_tuple()
+    if len(digits) <= 40:
+        text = str(number)  # scientific notation for large exponents: never expanded
+        return text if len(text) <= 40 else text[:37] + "..."
+    assert isinstance(exponent, int)
+    return f"{'-' if sign else ''}{''.join(map(str, digits[:20]))}... ({len(digits)} digits, exponent {exponent})"
 
 
 def bounded_decimal(column: ColumnInfo, number: Decimal) -> Decimal:

@@ -135,3 +135,15 @@ async def test_ordinary_decimals_keep_working(amounts: Conformance) -> None:
         assert by_set == [[[2]], [[3]], []]
     finally:
         await amounts.backend.execute("DELETE FROM amounts WHERE id > 1")
+
+
+async def test_too_many_significant_digits(amounts: Conformance) -> None:
+    db_type = (await _db_types(amounts))["free"]
+    text = "1" * 1500 + ".5"
+    details = await expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, amounts.rows("amounts", ["id"], where=cmp("free", "eq", _decimal(text)))
+    )
+    assert details == (
+        f"column 'free' ({db_type}): decimal '{'1' * 20}... (1501 digits, exponent -1)' has 1501 significant"
+        f" digits, more than a request may carry ({LIMIT})"
+    )
