@@ -13,7 +13,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +62,6 @@ async def _stop_signal() -> asyncio.Event:
     return stop
 
 
-def _quiet_server_class() -> type[Any]:
-    import uvicorn
-
-    class QuietServer(uvicorn.Server):
-        """uvicorn without its own SIGINT/SIGTERM handlers: `dbmesh` stops it (and its resolvers)."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return QuietServer
-
-
 async def serve_router(
     config: Config,
     model: SchemaModel,
@@ -85,11 +72,8 @@ async def serve_router(
 ) -> None:
     """Serve the router until `stop` is set; `on_ready` gets the GraphQL URL (and the router)
     once it listens."""
-    import uvicorn
-
     from dbmesh.router import Router, create_app
-
-    _QuietServer = _quiet_server_class()
+    from dbmesh.router.server import create_server
 
     host = host or config.router.host
     port = config.router.port if port is None else port
@@ -97,9 +81,7 @@ async def serve_router(
     bound_port = sock.getsockname()[1]
     core = Router(config, model)
     await core.start()
-    server = _QuietServer(
-        uvicorn.Config(create_app(core, manage_router=False), log_level="warning", lifespan="on", access_log=False)
-    )
+    server = create_server(create_app(core, manage_router=False), config.router)
     serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

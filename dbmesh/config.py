@@ -44,7 +44,9 @@ Rules docs/reference.md §3 leaves open, decided here:
   list field that gives none; unset: no limit), ``max_cost`` 1000000, ``max_body_bytes`` 1 MiB (at
   least 1024), ``max_batch_operations`` 10 (operations in one batched request), ``max_query_bytes``
   256 KiB (at least 64), ``max_response_rows`` 1000000 and ``max_response_bytes`` 64 MiB (at least
-  1024). Each is an integer of at least 1 unless said otherwise.
+  1024). Each is an integer of at least 1 unless said otherwise. ``request_read_secs`` (default 10,
+  greater than 0) is how long a client may take to send one request's head and body before the
+  router closes the connection.
 * The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
   ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
 """
@@ -231,6 +233,7 @@ class RouterConfig:
     max_response_rows: int = 1_000_000
     max_response_bytes: int = 64 * 1024 * 1024
     document_cache_bytes: int = 16 * 1024 * 1024
+    request_read_secs: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -433,6 +436,7 @@ def _parse_router(table: _Table) -> RouterConfig:
         max_response_rows=table.integer("max_response_rows", default.max_response_rows, minimum=1),
         max_response_bytes=table.integer("max_response_bytes", default.max_response_bytes, minimum=1024),
         document_cache_bytes=table.integer("document_cache_bytes", default.document_cache_bytes, minimum=0),
+        request_read_secs=table.positive_number("request_read_secs", default.request_read_secs),
     )
 
 

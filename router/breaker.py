@@ -44,6 +44,10 @@ class CircuitBreaker:
         self.failures = 0
         self._trial_in_flight = False
 
+    def release_trial(self) -> None:
+        """The trial call ended without an answer either way (cancelled): let another through."""
+        self._trial_in_flight = False
+
     def failure(self) -> None:
         self._trial_in_flight = False
         self.failures += 1

@@ -6,7 +6,10 @@
   is not JSON 415/400.
 - Status codes: with `application/json`, every well-formed request gets 200 whatever its GraphQL
   errors; with `application/graphql-response+json`, a request error (parse, validation, variables:
-  no `data`) gets 400. A body that is not a GraphQL request is 400 under both.
+  no `data`) gets 400. A body that is not a GraphQL request is 400 under both; a body over
+  `[router] max_body_bytes` is 413 (read no further than the limit). A JSON array is a batch of
+  at most `max_batch_operations` operations, answered by an array in the same order. Anything
+  unexpected is one `INTERNAL_SERVER_ERROR` GraphQL error with status 500, never plain text.
 - GraphiQL on `GET /graphql` for browsers (`Accept: text/html`), when `[router] graphiql` allows;
   its assets are served from `/_dbmesh/static/` (no CDN).
 - `GET /healthz` (alive, with each database's state), `GET /readyz` (started, and every database
@@ -17,6 +20,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -34,6 +39,8 @@ from dbmesh.router.metrics import CONTENT_TYPE
 from dbmesh.router.service import GraphQLRequest, Router
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("dbmesh.router")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -96,6 +103,21 @@ def _request_from(payload: Any) -> GraphQLRequest | str:
     return GraphQLRequest(query, variables, operation or None, extensions)
 
 
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` bytes (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _decode_param(params: Mapping[str, str], name: str) -> Any:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -123,12 +145,39 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
     )
     graphiql_html = resources.files("dbmesh.router").joinpath("graphiql.html").read_text(encoding="utf-8")
 
-    async def run(request: GraphQLRequest, media: str, http_request: Request) -> Response:
+    limits = router.config.router
+
+    async def execute(request: GraphQLRequest, traceparent: str | None) -> tuple[dict[str, Any], int]:
+        """The response body and status of one operation. Anything unexpected is logged and
+        answered as one INTERNAL_SERVER_ERROR (JSON, status 500), never a bare HTTP 500."""
+        try:
+            response = await router.execute(request, traceparent)
+        except Exception:
+            log.exception("request failed")
+            return {"errors": [graphql_error("Internal server error.", "INTERNAL_SERVER_ERROR")]}, 500
+        return response.body, 400 if response.request_error else 200
+
+    async def run(payload: Any, media: str, http_request: Request) -> Response:
         header = http_request.headers.get("traceparent", "")
         traceparent = header if _TRACEPARENT.fullmatch(header) else None
-        response = await router.execute(request, traceparent)
-        status = 400 if response.request_error and media == GRAPHQL_RESPONSE else 200
-        return _json(response.body, status, media)
+        if isinstance(payload, list):  # a batch: one response per operation, in order
+            if not payload or len(payload) > limits.max_batch_operations:
+                count = f"a batch must have 1 to {limits.max_batch_operations} operations (got {len(payload)})"
+                return _bad_request(count, 400, media)
+            parsed = [_request_from(item) for item in payload]
+            invalid = [p for p in parsed if isinstance(p, str)]
+            if invalid:
+                return _bad_request(invalid[0], 400, media)
+            answers = await asyncio.gather(*(execute(p, traceparent) for p in parsed if not isinstance(p, str)))
+            failed = any(status == 500 for _, status in answers)
+            return _json([body for body, _ in answers], 500 if failed else 200, media)
+        one = _request_from(payload)
+        if isinstance(one, str):
+            return _bad_request(one, 400, media)
+        body, status = await execute(one, traceparent)
+        if status == 400 and media != GRAPHQL_RESPONSE:
+            status = 200  # application/json: every well-formed request is 200 (GraphQL-over-HTTP)
+        return _json(body, status, media)
 
     @app.post("/graphql")
     async def graphql_post(request: Request) -> Response:
@@ -138,14 +187,14 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             return _bad_request("Content-Type must be application/json", 415, media)
+        body = await _read_body(request, limits.max_body_bytes)
+        if body is None:
+            return _bad_request(f"the request body is larger than {limits.max_body_bytes} bytes", 413, media)
         try:
-            payload = orjson.loads(await request.body())
+            payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return _bad_request("the request body is not valid JSON", 400, media)
-        parsed = _request_from(payload)
-        if isinstance(parsed, str):
-            return _bad_request(parsed, 400, media)
-        return await run(parsed, media, request)
+        return await run(payload, media, request)
 
     @app.get("/graphql")
     async def graphql_get(request: Request) -> Response:
@@ -167,12 +216,9 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
             }
         except orjson.JSONDecodeError:
             return _bad_request("'variables' and 'extensions' must be JSON", 400, media)
-        parsed = _request_from(payload)
-        if isinstance(parsed, str):
-            return _bad_request(parsed, 400, media)
-        if _is_mutation(parsed.query):
+        if isinstance(payload["query"], str) and _is_mutation(payload["query"]):
             return _bad_request("mutations are not allowed over GET", 405, media)
-        return await run(parsed, media, request)
+        return await run(payload, media, request)
 
     @app.get("/healthz")
     async def healthz() -> Response:

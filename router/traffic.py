@@ -96,7 +96,12 @@ class Traffic:
             self.metrics.fetch(database, exc.code, time.perf_counter() - start)
             if exc.unavailable:
                 breaker.failure()
-                self.metrics.circuit(database, breaker.state)
+            else:  # the database answered: it is up, whatever it said about the request
+                breaker.success()
+            self.metrics.circuit(database, breaker.state)
+            raise
+        except BaseException:  # cancelled: a half-open trial must not stay in flight for ever
+            breaker.release_trial()
             raise
         self.metrics.fetch(database, "ok", time.perf_counter() - start)
         if breaker.state != "closed" or breaker.failures:  # failures count only when consecutive

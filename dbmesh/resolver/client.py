@@ -14,6 +14,7 @@ dbmesh error:
      ├── READ_ONLY_DATABASE         a write to a database that refuses writes
      ├── PERMISSION_DENIED          the database refused the statement (privileges)
      ├── BAD_USER_INPUT             the resolver refused the request (INVALID_ARGUMENT)
+     ├── DATABASE_BUSY              the resolver is at a limit (RESOURCE_EXHAUSTED: open transactions)
      └── DATABASE_ERROR             anything else the database said
 """
 
@@ -78,13 +79,16 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
         if details.startswith(_READ_ONLY_PREFIX):
             return CallError(database, "READ_ONLY_DATABASE", f"database {database!r} is read-only")
         return CallError(database, "PERMISSION_DENIED", f"database {database!r} refused the statement: {details}")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return CallError(database, "DATABASE_BUSY", f"database {database!r} is busy: {details}")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return CallError(database, "BAD_USER_INPUT", f"database {database!r} refused the request: {details}")
     if code == grpc.StatusCode.CANCELLED:
         return CallError(
             database, "DATABASE_UNAVAILABLE", f"the call to database {database!r} was cancelled", unavailable=True
         )
-    return CallError(database, "DATABASE_ERROR", f"database {database!r} failed: {details}")
+    # The resolver's messages already name the database ("database 'x': ...").
+    return CallError(database, "DATABASE_ERROR", details or f"database {database!r} failed")
 
 
 class ResolverClient:

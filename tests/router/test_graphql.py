@@ -115,7 +115,7 @@ async def test_composite_type_joins_on_its_arguments(demo_mesh: InProcessMesh) -
 
 async def test_source_database_names_the_database_that_served_the_row(demo_mesh: InProcessMesh) -> None:
     body = await demo_mesh.post('{ customer(id: "%s") { sourceDatabase } }' % C1)
-    assert body["data"]["customer"]["sourceDatabase"] == "primary"
+    assert body["data"]["customer"]["sourceDatabase"] == "postgres_primary"
 
 
 async def test_decimals_dates_and_timestamps_are_canonical(demo_mesh: InProcessMesh) -> None:

@@ -206,12 +206,12 @@ async def test_health_readiness_and_metrics(demo_mesh: InProcessMesh) -> None:
     requests = {s.labels["outcome"]: s.value for s in families["dbmesh_requests"].samples if s.name.endswith("_total")}
     assert requests["ok"] >= 1
     fetched = {s.labels["database"] for s in families["dbmesh_fetch_seconds"].samples if s.name.endswith("_count")}
-    assert {"primary", "historical"} <= fetched
+    assert {"postgres_primary", "mysql_historical"} <= fetched
     up = {s.labels["database"]: s.value for s in families["dbmesh_database_up"].samples}
-    assert up == {"primary": 1.0, "historical": 1.0, "cache": 1.0}
+    assert up == {"postgres_primary": 1.0, "mysql_historical": 1.0, "sqlite_cache": 1.0}
     circuits = {s.labels["database"]: s.value for s in families["dbmesh_circuit_state"].samples}
     assert set(circuits.values()) == {0.0}
-    assert {s.labels["database"] for s in families["dbmesh_pool_size"].samples} == {"primary", "historical", "cache"}
+    assert {s.labels["database"] for s in families["dbmesh_pool_size"].samples} == {"postgres_primary", "mysql_historical", "sqlite_cache"}
 
 
 async def test_trace_shows_routes_sql_and_plan(demo_mesh: InProcessMesh) -> None:
@@ -219,7 +219,7 @@ async def test_trace_shows_routes_sql_and_plan(demo_mesh: InProcessMesh) -> None
     body = (await _post(demo_mesh, {"query": query, "variables": {"id": C1}, "extensions": {"trace": True}})).json()
     trace = body["extensions"]["trace"]
     assert trace["query"] == query
-    assert [r["database"] for r in trace["routes"]] == ["primary", "historical", "historical"]
+    assert [r["database"] for r in trace["routes"]] == ["postgres_primary", "mysql_historical", "mysql_historical"]
     assert all("?" in r["query"] and C1 not in r["query"] for r in trace["routes"])  # placeholders, never values
     assert all(isinstance(r["time_ms"], float) and isinstance(r["rows"], int) for r in trace["routes"])
     assert trace["plan"]["fetches"] == len(trace["routes"]) == 3

@@ -27,7 +27,7 @@ CASES = sorted(p.name for p in SAMPLES.iterdir() if (p / "query.graphql").exists
 @pytest.fixture(scope="module")
 def planner() -> Planner:
     path = Path(str(resources.files("dbmesh.demo").joinpath("schema.py")))
-    schema, index = build_graphql_schema(load_schema(path, ["primary", "historical", "cache"]))
+    schema, index = build_graphql_schema(load_schema(path, ["postgres_primary", "mysql_historical", "sqlite_cache"]))
     return Planner(schema, index)
 
 
@@ -58,7 +58,7 @@ def test_nested_relations_are_one_batched_join_per_relation_and_level(planner: P
         ("customers", "details"),
     }
     orders = joins[("customers", "allOrders")]
-    assert orders.fetch.database == "historical" and orders.fetch.collection == "orders"
+    assert orders.fetch.database == "mysql_historical" and orders.fetch.collection == "orders"
     # only what was asked, plus the keys the children join on
     assert [c.name for c in orders.fetch.columns] == ["total_amount", "id", "customer_id"]
     assert dict(orders.fetch.arguments)["limit"] == 5
@@ -70,7 +70,7 @@ def test_nested_relations_are_one_batched_join_per_relation_and_level(planner: P
 def test_independent_root_fields_run_in_parallel(planner: Planner) -> None:
     plan = _plan(planner, (SAMPLES / "two_roots_in_parallel" / "query.graphql").read_text())
     assert isinstance(plan.root, Parallel)
-    assert [n.database for n in plan.root.nodes if isinstance(n, Fetch)] == ["primary", "historical"]
+    assert [n.database for n in plan.root.nodes if isinstance(n, Fetch)] == ["postgres_primary", "mysql_historical"]
 
 
 def test_composite_root_is_virtual_and_its_relations_join_on_arguments(planner: Planner) -> None:
@@ -78,7 +78,7 @@ def test_composite_root_is_virtual_and_its_relations_join_on_arguments(planner: 
     virtual = next(n for n in plan.nodes.values() if isinstance(n, Virtual))
     assert virtual.type == "CustomerWithHistory"
     joins = [n for n in plan.nodes.values() if isinstance(n, BatchedJoin)]
-    assert {(j.fetch.database, j.join[0][0]) for j in joins} == {("primary", "id"), ("historical", "customer_id")}
+    assert {(j.fetch.database, j.join[0][0]) for j in joins} == {("postgres_primary", "id"), ("mysql_historical", "customer_id")}
     assert all(j.parent == virtual.id for j in joins)
     assert plan.fetch_count == 2  # the virtual object costs no fetch
 

@@ -76,7 +76,7 @@ async def test_reads_go_to_a_healthy_replica_else_to_the_database(
 
 async def test_traceparent_reaches_the_resolver_logs(mesh: InProcessMesh, caplog: pytest.LogCaptureFixture) -> None:
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    with caplog.at_level(logging.INFO, logger="dbmesh.resolver"):
+    with caplog.at_level(logging.DEBUG, logger="dbmesh.resolver"):  # per-call lines are DEBUG
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 mesh.url,
