@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import pymysql
+from harness import ddl
 
 from bench.servers import DatabaseInfo
 
@@ -93,18 +94,10 @@ class Dataset:
 
 
 async def load_postgres(db: DatabaseInfo, data: Dataset) -> None:
-    """Customers and their details, with COPY."""
+    """Customers and their details (the tables of deploy's PostgreSQL DDL), with COPY."""
     conn = await asyncpg.connect(host=db.host, port=db.port, user=db.user, database=db.database)
     try:
-        await conn.execute(
-            """
-            CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL,
-                                    created_at timestamptz NOT NULL);
-            CREATE TABLE customer_details (customer_id uuid PRIMARY KEY REFERENCES customers(id),
-                                           phone text NOT NULL, address text NOT NULL,
-                                           preferred_timezone text NOT NULL);
-            """
-        )
+        await conn.execute(ddl.POSTGRESQL.read_text(encoding="utf-8"))
         await conn.copy_records_to_table(
             "customers", records=[(uuid.UUID(c[0]), c[1], c[2], c[3]) for c in data.customers]
         )
@@ -150,7 +143,7 @@ def _tsv(path: Path, rows: list[tuple[object, ...]]) -> Path:
 
 
 def load_mariadb(db: DatabaseInfo, data: Dataset, folder: Path) -> None:
-    """Orders and order items (CHAR(36) UUIDs, as tests/e2e has them), with LOAD DATA LOCAL INFILE
+    """Orders and order items (the tables of deploy's MySQL DDL), with LOAD DATA LOCAL INFILE
     from tab-separated files sorted by primary key (InnoDB appends instead of splitting pages).
     Blocking: PyMySQL sends the file in 16 kB packets (aiomysql's 16 MB ones get the connection
     reset)."""
@@ -169,14 +162,8 @@ def load_mariadb(db: DatabaseInfo, data: Dataset, folder: Path) -> None:
     )
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                "CREATE TABLE orders (id CHAR(36) PRIMARY KEY, customer_id CHAR(36) NOT NULL, order_date DATE NOT NULL,"
-                " total_amount DECIMAL(10,2) NOT NULL, INDEX (customer_id), INDEX (order_date))"
-            )
-            cur.execute(
-                "CREATE TABLE order_items (order_id CHAR(36) NOT NULL, product_id CHAR(36) NOT NULL,"
-                " quantity INT NOT NULL, price DECIMAL(10,2) NOT NULL, PRIMARY KEY (order_id, product_id))"
-            )
+            for statement in ddl.statements(ddl.MYSQL):
+                cur.execute(statement)
             files = (("orders", orders, len(data.orders)), ("order_items", items, len(data.items)))
             for table, path, expected in files:
                 cur.execute(f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} FIELDS TERMINATED BY '\\t'")
@@ -193,13 +180,10 @@ def load_mariadb(db: DatabaseInfo, data: Dataset, folder: Path) -> None:
 
 
 def load_sqlite(path: Path, data: Dataset) -> None:
-    """The customers cache (the fallback of `customers`): every customer."""
+    """The customers cache (the fallback of `customers`, in deploy's SQLite tables): every customer."""
     conn = sqlite3.connect(path)
     try:
-        conn.execute(
-            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,"
-            " created_at TIMESTAMP NOT NULL)"
-        )
+        conn.executescript(ddl.SQLITE.read_text(encoding="utf-8"))
         conn.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?)",
             [(c[0], c[1], c[2], c[3].strftime("%Y-%m-%d %H:%M:%S")) for c in data.customers],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from harness.config import config_toml, server_settings
 
 from bench.data import Dataset, load_mariadb, load_postgres, load_postgres_orders, load_sqlite
 from bench.processes import BASELINE_READY, Child, Mesh, baseline
@@ -106,39 +106,17 @@ async def load(data: Dataset, dbs: Databases, work: Path) -> dict[str, float]:
 
 
 def mesh_config(dbs: Databases, pool_size: int = POOL_SIZE) -> str:
-    pg, orders = dbs.postgres, dbs.orders
-    password = f"password = {json.dumps(orders.password)}\n" if orders.password else ""
-    return f"""# written by the benchmark (bench/stack.py)
-[[databases]]
-name = "postgres_primary"
-engine = "postgresql"
-host = "{pg.host}"
-port = {pg.port}
-database = "{pg.database}"
-username = "{pg.user}"
-pool_size = {pool_size}
-timeout_secs = {TIMEOUT_SECS}
-
-[[databases]]
-name = "mysql_historical"
-engine = "{orders.engine}"
-host = "{orders.host}"
-port = {orders.port}
-database = "{orders.database}"
-username = "{orders.user}"
-{password}pool_size = {pool_size}
-timeout_secs = {TIMEOUT_SECS}
-read_only = true
-
-[[databases]]
-name = "sqlite_cache"
-engine = "sqlite"
-path = "{dbs.sqlite}"
-read_only = true
-
-[router]
-tracing = "request"
-"""
+    """The mesh's configuration: the deployed database names over the benchmark's servers."""
+    pools = {"pool_size": pool_size, "timeout_secs": TIMEOUT_SECS}
+    return config_toml(
+        {
+            "postgres_primary": {**server_settings(dbs.postgres), **pools},
+            "mysql_historical": {**server_settings(dbs.orders), **pools, "read_only": True},
+            "sqlite_cache": {"engine": "sqlite", "path": str(dbs.sqlite), "read_only": True},
+        },
+        {"tracing": "request"},
+        comment="written by the benchmark (bench/stack.py)",
+    )
 
 
 def baseline_config(dbs: Databases, pool_size: int = POOL_SIZE) -> dict[str, object]:

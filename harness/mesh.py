@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness.config import config_toml, database_toml
 
 from dbmesh.commands import serve_router
 from dbmesh.config import Config, parse_config
@@ -30,23 +30,6 @@ from dbmesh.schema import SchemaModel, load_schema
 from dbmesh.services import RunningServer, create_server
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))
-
-
-def database_toml(name: str, settings: dict[str, Any]) -> str:
-    """One `[[databases]]` table."""
-    lines = ["[[databases]]", f'name = "{name}"']
-    lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
-    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -64,15 +47,12 @@ class InProcessMesh:
     router: Any = None
 
     def toml(self) -> str:
-        text = ""
-        for name, settings in self.databases.items():
-            with_resolver = dict(settings)
-            if name in self.ports:
-                with_resolver["resolver"] = f"127.0.0.1:{self.ports[name]}"
-            text += database_toml(name, with_resolver)
-        router = {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings}
-        text += "[router]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in router.items())
-        return text
+        """The mesh's configuration: every database with its running resolver's address."""
+        databases = {
+            name: {**settings, **({"resolver": f"127.0.0.1:{self.ports[name]}"} if name in self.ports else {})}
+            for name, settings in self.databases.items()
+        }
+        return config_toml(databases, {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings})
 
     async def start_resolver(self, name: str) -> None:
         base = parse_config(database_toml(name, self.databases[name]))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from harness.config import database_toml
 from harness.mesh import UpProcess
 
 from dbmesh.demo import EXAMPLE_QUERY, customer_id, prepare
@@ -41,7 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_bad_config_is_one_line(tmp_path: Path, demo: tuple[Path, Path]) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[databases]]\nname = "x"\nengine = "sqlite"\npath = "x.db"\npool_sise = 3\n')
+    bad.write_text(database_toml("x", {"engine": "sqlite", "path": "x.db", "pool_sise": 3}))
     message = one_line_error(dbmesh("check", "-c", str(bad), "-s", str(demo[1]), "--offline"))
     assert message == f"{bad}: databases[0] (x): unknown key 'pool_sise' (did you mean 'pool_size'?)"
 
@@ -59,9 +60,9 @@ def test_bad_schema_is_one_line(tmp_path: Path, demo: tuple[Path, Path]) -> None
         "@types.object\nclass Thing:\n    id: int\n"
     )
     message = one_line_error(dbmesh("check", "-c", str(demo[0]), "-s", str(schema), "--offline"))
-    assert (
-        message
-        == f"{schema}: Query.things: unknown database 'nowhere'; configured databases: mysql_historical, postgres_primary, sqlite_cache"
+    assert message == (
+        f"{schema}: Query.things: unknown database 'nowhere'; "
+        "configured databases: mysql_historical, postgres_primary, sqlite_cache"
     )
 
 

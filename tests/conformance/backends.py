@@ -7,7 +7,6 @@ under test; `Backend.config()` is the `[[databases]]` entry a resolver for that 
 from __future__ import annotations
 
 import abc
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import aiomysql
 import asyncpg
+from harness.config import database_toml, server_settings
 from harness.servers import DatabaseInfo
 
 from dbmesh.config import DatabaseConfig, parse_config
@@ -53,13 +53,7 @@ class Backend(abc.ABC):
 
     def config_toml(self, name: str = "conformance", **settings: Any) -> str:
         """A whole configuration file with this database as its only `[[databases]]` entry."""
-        entry = {"name": name, "engine": self.engine, **self._connection_keys(), **settings}
-        lines = ["[[databases]]"]
-        for key, val in entry.items():
-            if val is None or val == "":
-                continue
-            lines.append(f"{key} = {json.dumps(val)}")
-        return "\n".join(lines) + "\n"
+        return database_toml(name, {"engine": self.engine, **self._connection_keys(), **settings})
 
     def config(self, name: str = "conformance", **settings: Any) -> DatabaseConfig:
         return parse_config(self.config_toml(name, **settings)).database(name)
@@ -104,8 +98,7 @@ class PostgresBackend(Backend):
                 conn.terminate()
 
     def _connection_keys(self) -> dict[str, Any]:
-        i = self.info
-        return {"host": i.host, "port": i.port, "database": i.database, "username": i.user, "password": i.password}
+        return server_settings(self.info)
 
 
 class MysqlBackend(Backend):
@@ -158,8 +151,7 @@ class MysqlBackend(Backend):
                 conn.close()
 
     def _connection_keys(self) -> dict[str, Any]:
-        i = self.info
-        return {"host": i.host, "port": i.port, "database": i.database, "username": i.user, "password": i.password}
+        return server_settings(self.info)
 
 
 class SqliteBackend(Backend):

@@ -1,5 +1,6 @@
 """The guide's federation, on real servers: customers and details in PostgreSQL, orders and order
-items in MariaDB, a customers cache in SQLite. Deterministic data, loaded with the drivers."""
+items in MariaDB, a customers cache in SQLite, in the tables deploy/ creates (harness.ddl).
+Deterministic data, loaded with the drivers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import aiomysql
 import asyncpg
+from harness import ddl
+from harness.config import config_toml, server_settings
 from harness.servers import DatabaseInfo
 
 # The schema dbmesh ships for compose and Kubernetes: end to end, exactly what users deploy.
@@ -58,14 +61,7 @@ class Dataset:
 async def load_postgres(db: DatabaseInfo, data: Dataset) -> None:
     conn = await asyncpg.connect(host=db.host, port=db.port, user=db.user, database=db.database)
     try:
-        await conn.execute(
-            """
-            CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL,
-                                    created_at timestamptz NOT NULL);
-            CREATE TABLE customer_details (customer_id uuid PRIMARY KEY REFERENCES customers(id),
-                phone text NOT NULL, address text NOT NULL, preferred_timezone text NOT NULL);
-            """
-        )
+        await conn.execute(ddl.POSTGRESQL.read_text(encoding="utf-8"))
         await conn.copy_records_to_table("customers", records=data.customer_rows())
         details = [
             (r[0], f"+1-555-{i:04d}", f"{i} Main St", "UTC") for i, r in enumerate(data.customer_rows()) if i % 2 == 0
@@ -81,14 +77,8 @@ async def load_mariadb(db: DatabaseInfo, data: Dataset) -> None:
     )
     try:
         async with conn.cursor() as cur:
-            await cur.execute(
-                "CREATE TABLE orders (id CHAR(36) PRIMARY KEY, customer_id CHAR(36) NOT NULL, order_date DATE NOT NULL,"
-                " total_amount DECIMAL(10,2) NOT NULL, INDEX (customer_id), INDEX (order_date))"
-            )
-            await cur.execute(
-                "CREATE TABLE order_items (order_id CHAR(36) NOT NULL, product_id CHAR(36) NOT NULL,"
-                " quantity INT NOT NULL, price DECIMAL(10,2) NOT NULL, PRIMARY KEY (order_id, product_id))"
-            )
+            for statement in ddl.statements(ddl.MYSQL):
+                await cur.execute(statement)
             await cur.executemany("INSERT INTO orders VALUES (%s, %s, %s, %s)", data.order_rows())
             await cur.executemany("INSERT INTO order_items VALUES (%s, %s, %s, %s)", data.item_rows())
     finally:
@@ -98,10 +88,7 @@ async def load_mariadb(db: DatabaseInfo, data: Dataset) -> None:
 def load_sqlite(path: Path, data: Dataset, cached: int) -> None:
     conn = sqlite3.connect(path)
     try:
-        conn.execute(
-            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,"
-            " created_at TIMESTAMP NOT NULL)"
-        )
+        conn.executescript(ddl.SQLITE.read_text(encoding="utf-8"))
         conn.executemany(
             "INSERT INTO customers VALUES (?, ?, ?, ?)",
             [
@@ -114,36 +101,19 @@ def load_sqlite(path: Path, data: Dataset, cached: int) -> None:
         conn.close()
 
 
-def config_toml(pg: DatabaseInfo, my: DatabaseInfo, sqlite_path: Path, extra: str = "") -> str:
-    return f"""
-[[databases]]
-name = "postgres_primary"
-engine = "postgresql"
-host = "{pg.host}"
-port = {pg.port}
-database = "{pg.database}"
-username = "{pg.user}"
-timeout_secs = 5
-
-[[databases]]
-name = "mysql_historical"
-engine = "mysql"
-host = "{my.host}"
-port = {my.port}
-database = "{my.database}"
-username = "{my.user}"
-password = "${{DB_MYSQL_PASSWORD:-}}"
-read_only = true
-timeout_secs = 5
-
-[[databases]]
-name = "sqlite_cache"
-engine = "sqlite"
-path = "{sqlite_path}"
-read_only = true
-
-[router]
-probe_interval_secs = 1
-breaker_reset_secs = 1
-{extra}
-"""
+def federation_toml(pg: DatabaseInfo, my: DatabaseInfo, sqlite_path: Path) -> str:
+    """The deployed database names over the test's servers; MariaDB's password comes from
+    DB_MYSQL_PASSWORD when it is set, as a deployment's would."""
+    return config_toml(
+        {
+            "postgres_primary": {**server_settings(pg), "timeout_secs": 5},
+            "mysql_historical": {
+                **server_settings(my),
+                "password": "${DB_MYSQL_PASSWORD:-}",
+                "read_only": True,
+                "timeout_secs": 5,
+            },
+            "sqlite_cache": {"engine": "sqlite", "path": str(sqlite_path), "read_only": True},
+        },
+        {"probe_interval_secs": 1, "breaker_reset_secs": 1},
+    )

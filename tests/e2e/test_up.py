@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e.federation import SCHEMA, Dataset, cid, config_toml, load_mariadb, load_postgres, load_sqlite, oid
+from e2e.federation import SCHEMA, Dataset, cid, federation_toml, load_mariadb, load_postgres, load_sqlite, oid
 from gql import Client as GqlClient
 from gql import GraphQLRequest, gql
 from gql.transport.httpx import HTTPXAsyncTransport
@@ -38,7 +38,7 @@ async def mesh(
     await load_mariadb(mysql_module_database, DATA)
     load_sqlite(folder / "cache.db", DATA, cached=100)
     config = folder / "dbmesh.toml"
-    config.write_text(config_toml(pg_module_database, mysql_module_database, folder / "cache.db"))
+    config.write_text(federation_toml(pg_module_database, mysql_module_database, folder / "cache.db"))
     up = await UpProcess(config, SCHEMA).start()
     yield up
     assert await up.stop() == 0

@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from harness import ddl
+from harness.config import config_toml, server_settings
 from harness.mesh import UpProcess
 from harness.servers import PostgresServer
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,22 +30,15 @@ C1 = "11111111-0000-4000-8000-000000000001"
 async def _load(pg: PostgresServer, folder: Path) -> None:
     conn = await asyncpg.connect(host=pg.host, port=pg.port, user=pg.user, database=pg.database)
     try:
-        await conn.execute(
-            "CREATE TABLE customers (id uuid PRIMARY KEY, email text NOT NULL, name text NOT NULL,"
-            " created_at timestamptz NOT NULL);"
-            f"INSERT INTO customers VALUES ('{C1}', 'ada@example.com', 'Ada', '2024-01-01T00:00:00Z');"
-        )
+        await conn.execute(ddl.POSTGRESQL.read_text(encoding="utf-8"))
+        await conn.execute("INSERT INTO customers VALUES ($1, 'ada@example.com', 'Ada', '2024-01-01T00:00:00Z')", C1)
     finally:
         await conn.close()
-    for name, rows in (("cache.db", [(C1, "ada@example.com", "Ada (cached)", "2024-01-01 00:00:00")]),):
-        db = sqlite3.connect(folder / name)
-        db.execute(
-            "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL,"
-            " created_at TIMESTAMP NOT NULL)"
-        )
-        db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", rows)
-        db.commit()
-        db.close()
+    db = sqlite3.connect(folder / "cache.db")
+    db.executescript(ddl.SQLITE.read_text(encoding="utf-8"))
+    db.execute("INSERT INTO customers VALUES (?, 'ada@example.com', 'Ada (cached)', '2024-01-01 00:00:00')", (C1,))
+    db.commit()
+    db.close()
     db = sqlite3.connect(folder / "history.db")
     db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, total REAL NOT NULL)")
     db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, C1, 9.5), (2, C1, 3.25)])
@@ -78,33 +73,13 @@ async def mesh(pg_private_server: PostgresServer, tmp_path: Path) -> AsyncIterat
     await _load(pg_private_server, tmp_path)
     config = tmp_path / "dbmesh.toml"
     pg = pg_private_server
+    databases = {
+        "postgres_primary": {**server_settings(pg.info()), "timeout_secs": 2},
+        "sqlite_cache": {"engine": "sqlite", "path": "cache.db", "read_only": True},
+        "history": {"engine": "sqlite", "path": "history.db"},
+    }
     config.write_text(
-        f"""
-[[databases]]
-name = "postgres_primary"
-engine = "postgresql"
-host = "{pg.host}"
-port = {pg.port}
-database = "{pg.database}"
-username = "{pg.user}"
-timeout_secs = 2
-
-[[databases]]
-name = "sqlite_cache"
-engine = "sqlite"
-path = "cache.db"
-read_only = true
-
-[[databases]]
-name = "history"
-engine = "sqlite"
-path = "history.db"
-
-[router]
-probe_interval_secs = 0.5
-breaker_failures = 3
-breaker_reset_secs = 30
-"""
+        config_toml(databases, {"probe_interval_secs": 0.5, "breaker_failures": 3, "breaker_reset_secs": 30})
     )
     up = await UpProcess(config, SCHEMA).start()
     yield Mesh(up, pg_private_server)

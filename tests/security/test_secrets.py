@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from harness.config import config_toml, server_settings
 from harness.mesh import UpProcess
 from harness.servers import DatabaseInfo
 
@@ -19,22 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _config(tmp_path: Path, db: DatabaseInfo) -> Path:
     config = tmp_path / "dbmesh.toml"
-    config.write_text(
-        f"""
-[[databases]]
-name = "vault"
-engine = "mysql"
-host = "{db.host}"
-port = {db.port}
-database = "{db.database}"
-username = "{db.user}"
-password = "${{VAULT_PASSWORD}}"
-timeout_secs = 3
-
-[router]
-tracing = "always"
-"""
-    )
+    vault = {**server_settings(db), "password": "${VAULT_PASSWORD}", "timeout_secs": 3}
+    config.write_text(config_toml({"vault": vault}, {"tracing": "always"}))
     return config
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from harness.config import database_toml
 from harness.servers import free_port
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -32,7 +33,7 @@ async def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     conn.commit()
     conn.close()
     config = tmp_path / "dbmesh.toml"
-    config.write_text(f'[[databases]]\nname = "x"\nengine = "sqlite"\npath = "{db}"\n')
+    config.write_text(database_toml("x", {"engine": "sqlite", "path": str(db)}))
     address = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [sys.executable, "-m", "dbmesh", "resolver", "-c", str(config), "--database", "x", "--listen", address],

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import orjson
+from harness.config import database_toml, server_settings
 from harness.servers import DatabaseInfo
 
 from dbmesh.config import DatabaseConfig, parse_config
@@ -20,17 +21,7 @@ from dbmesh.services.values import to_proto
 
 def mysql_config(info: DatabaseInfo, **settings: Any) -> DatabaseConfig:
     """The `[[databases]]` entry for `info`, with extra keys (`timeout_secs = 1`, ...)."""
-    lines = [
-        "[[databases]]",
-        'name = "shop"',
-        'engine = "mysql"',
-        f'host = "{info.host}"',
-        f"port = {info.port}",
-        f'database = "{info.database}"',
-        f'username = "{info.user}"',
-    ]
-    lines += [f"{key} = {orjson.dumps(value).decode()}" for key, value in settings.items()]
-    return parse_config("\n".join(lines)).databases[0]
+    return parse_config(database_toml("shop", {**server_settings(info), **settings})).databases[0]
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from harness.config import database_toml, server_settings
 from harness.servers import DatabaseInfo
 
 from dbmesh.config import DatabaseConfig, parse_config
@@ -19,22 +20,8 @@ StartResolver = Callable[..., Awaitable[pb_grpc.ResolverStub]]
 
 def pg_config(info: DatabaseInfo, **settings: Any) -> DatabaseConfig:
     """A `[[databases]]` entry for `info`, through the real configuration loader."""
-    values: dict[str, Any] = {
-        "name": "pg",
-        "engine": "postgresql",
-        "host": info.host,
-        "port": info.port,
-        "database": info.database,
-        "username": info.user,
-        "password": info.password,
-        "pool_size": 4,
-        "timeout_secs": 5,
-    }
-    values.update(settings)
-    lines = ["[[databases]]"] + [
-        f"{key} = {orjson.dumps(value).decode()}" for key, value in values.items() if value not in ("", None)
-    ]
-    return parse_config("\n".join(lines)).databases[0]
+    values = {**server_settings(info), "pool_size": 4, "timeout_secs": 5, **settings}
+    return parse_config(database_toml("pg", values)).databases[0]
 
 
 async def run_sql(info: DatabaseInfo, sql: str) -> None:
