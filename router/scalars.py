@@ -56,16 +56,39 @@ def _date_in(value: Any) -> str:
     return value
 
 
+# What a Decimal input may be (docs/reference.md §4): the same bounds as the resolvers' for a
+# column without a declared precision (services/values.py), so a hostile value such as "1e999999999"
+# is refused here, cheaply, before any fetch. A column's own precision is checked by its resolver.
+MAX_DECIMAL_DIGITS = 1000  # significant digits, and digits on either side of the point
+_MAX_DECIMAL_TEXT = 4 * MAX_DECIMAL_DIGITS
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}...' ({len(str(value))} characters)"
+
+
 def _decimal_in(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise GraphQLError(f"Decimal cannot represent {value!r}: expected a decimal string")
+        raise GraphQLError(f"Decimal cannot represent {_shown(value)}: expected a decimal string")
     text = repr(value) if isinstance(value, float) else str(value)
+    if len(text) > _MAX_DECIMAL_TEXT:
+        raise GraphQLError(f"Decimal cannot represent {_shown(value)}: longer than {_MAX_DECIMAL_TEXT} characters")
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise GraphQLError(f"Decimal cannot represent {value!r}: expected a decimal string") from None
+        raise GraphQLError(f"Decimal cannot represent {_shown(value)}: expected a decimal string") from None
     if not number.is_finite():
-        raise GraphQLError(f"Decimal cannot represent {value!r}: not finite")
+        raise GraphQLError(f"Decimal cannot represent {_shown(value)}: not finite")
+    parts = number.as_tuple()
+    digits = len(parts.digits)
+    before = number.adjusted() + 1 if number else 0  # digits before the point
+    after = max(0, -int(parts.exponent))  # digits after the point, zeros included
+    if digits > MAX_DECIMAL_DIGITS or before > MAX_DECIMAL_DIGITS or after > MAX_DECIMAL_DIGITS:
+        raise GraphQLError(
+            f"Decimal cannot represent {_shown(value)}: more than {MAX_DECIMAL_DIGITS} digits "
+            "(significant, before or after the point)"
+        )
     return text
 
 
