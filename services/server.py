@@ -65,7 +65,10 @@ async def create_server(config: DatabaseConfig, address: str = "127.0.0.1:0") ->
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio raises when the address is taken (older versions returned 0)
+        port = 0
     if port == 0:
         await servicer.close()
         raise OSError(f"cannot listen on {address}")
