@@ -211,7 +211,11 @@ async def test_health_readiness_and_metrics(demo_mesh: InProcessMesh) -> None:
     assert up == {"postgres_primary": 1.0, "mysql_historical": 1.0, "sqlite_cache": 1.0}
     circuits = {s.labels["database"]: s.value for s in families["dbmesh_circuit_state"].samples}
     assert set(circuits.values()) == {0.0}
-    assert {s.labels["database"] for s in families["dbmesh_pool_size"].samples} == {"postgres_primary", "mysql_historical", "sqlite_cache"}
+    assert {s.labels["database"] for s in families["dbmesh_pool_size"].samples} == {
+        "postgres_primary",
+        "mysql_historical",
+        "sqlite_cache",
+    }
 
 
 async def test_trace_shows_routes_sql_and_plan(demo_mesh: InProcessMesh) -> None:

@@ -59,7 +59,9 @@ async def test_fallback_to_cache_when_primary_is_down(mesh: InProcessMesh) -> No
     assert [(r["database"], r["fallback_from"]) for r in routes] == [("sqlite_cache", "postgres_primary")]
     failures = body["extensions"]["trace"]["failures"]
     assert [(f["database"], f["code"]) for f in failures] == [("postgres_primary", "DATABASE_UNAVAILABLE")]
-    assert await _metric(mesh, "dbmesh_fallbacks_total", from_database="postgres_primary", to_database="sqlite_cache") == 1
+    assert (
+        await _metric(mesh, "dbmesh_fallbacks_total", from_database="postgres_primary", to_database="sqlite_cache") == 1
+    )
 
 
 async def test_partial_results_null_only_what_the_failed_database_serves(mesh: InProcessMesh) -> None:
@@ -97,7 +99,9 @@ async def test_circuit_opens_after_repeated_failures_and_probes_close_it(mesh: I
     for _ in range(3):
         body = await _traced(mesh, query)
         assert body["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
-    attempts = await _metric(mesh, "dbmesh_fetch_errors_total", database="mysql_historical", code="DATABASE_UNAVAILABLE")
+    attempts = await _metric(
+        mesh, "dbmesh_fetch_errors_total", database="mysql_historical", code="DATABASE_UNAVAILABLE"
+    )
     assert attempts == 3
     status = await mesh.post("{ databaseStatus { name circuit } }")
     assert {"name": "mysql_historical", "circuit": "open"} in status["data"]["databaseStatus"]
@@ -106,7 +110,9 @@ async def test_circuit_opens_after_repeated_failures_and_probes_close_it(mesh: I
         assert body["data"]["customer"]["name"] == "Grace Lovelace"
         assert "circuit open" in body["errors"][0]["message"]
         assert all(r["database"] != "mysql_historical" for r in body["extensions"]["trace"]["routes"])
-    assert await _metric(mesh, "dbmesh_fetch_errors_total", database="mysql_historical", code="DATABASE_UNAVAILABLE") == 3
+    assert (
+        await _metric(mesh, "dbmesh_fetch_errors_total", database="mysql_historical", code="DATABASE_UNAVAILABLE") == 3
+    )
     assert await _metric(mesh, "dbmesh_fetch_errors_total", database="mysql_historical", code="circuit_open") == 5
 
     await mesh.start_resolver("mysql_historical")  # back: a probe closes the circuit, no restart needed
