@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from graphql import Undefined
+
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
 __all__ = [
@@ -43,9 +45,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class VarRef:
-    """A GraphQL variable inside an argument value, resolved per request."""
+    """A GraphQL variable inside an argument value, resolved per request. `default`: the
+    argument's own default, which applies when the request leaves the variable unset (GraphQL
+    spec, CoerceArgumentValues); Undefined when it has none."""
 
     name: str
+    default: Any = field(default=Undefined, compare=False)
 
 
 def variable_usages(value: Any) -> tuple[str, ...]:
@@ -180,8 +185,9 @@ class FieldSelection:
     int32: bool = False  # an Int column: values outside 32 bits are field errors (GraphQL spec, Int)
     max_staleness_secs: float = 0.0
     selections: tuple[FieldSelection, ...] = ()
-    line: int = 0  # where the field is in the document, for error locations
-    column: int = 0
+    # Where the field starts in the query text (a character offset; -1: unknown). Line and column
+    # are computed from it only for an error that is reported (`router.shaping`).
+    offset: int = -1
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,7 @@ class Plan:
     templates: Mapping[int, pb.QueryRequest] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
+    source: str = field(default="", compare=False, repr=False)  # the query text offsets point into
 
 
 def _json(value: Any) -> Any:
@@ -207,7 +214,7 @@ def _json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in fields(value):
-            if f.name in ("nodes", "templates") and isinstance(value, Plan):
+            if f.name in ("nodes", "templates", "source") and isinstance(value, Plan):
                 continue
             item = getattr(value, f.name)
             if f.name == "arguments":

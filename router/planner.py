@@ -29,7 +29,6 @@ from graphql import (
     NullValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     Undefined,
     ValueNode,
     VariableNode,
@@ -37,7 +36,6 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues
-from graphql.language import get_location
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.errors import BadUserInput
@@ -71,19 +69,18 @@ def get_operation(document: DocumentNode, operation_name: str | None) -> Operati
 
 
 def directive_variables(document: DocumentNode) -> tuple[str, ...]:
-    """Variables used by `@skip`/`@include` anywhere: the only ones a plan depends on."""
-    names: list[str] = []
-
-    def visit(selection_set: SelectionSetNode | None) -> None:
-        for sel in selection_set.selections if selection_set else ():
+    """Variables used by `@skip`/`@include` anywhere: the only ones a plan depends on. An explicit
+    stack: selection sets nest as deep as the parser allows."""
+    names: set[str] = set()
+    stack = [s for d in document.definitions if (s := getattr(d, "selection_set", None)) is not None]
+    while stack:
+        for sel in stack.pop().selections:
             for directive in sel.directives or ():
                 for arg in directive.arguments or ():
-                    if isinstance(arg.value, VariableNode) and arg.value.name.value not in names:
-                        names.append(arg.value.name.value)
-            visit(getattr(sel, "selection_set", None))
-
-    for definition in document.definitions:
-        visit(getattr(definition, "selection_set", None))
+                    if isinstance(arg.value, VariableNode):
+                        names.add(arg.value.name.value)
+            if (nested := getattr(sel, "selection_set", None)) is not None:
+                stack.append(nested)
     return tuple(sorted(names))
 
 
@@ -108,7 +105,11 @@ def _arguments(field_def: GraphQLField, nodes: list[FieldNode]) -> tuple[tuple[s
     provided = {a.name.value: a.value for a in nodes[0].arguments or ()}
     out: list[tuple[str, Any]] = []
     for name, arg in field_def.args.items():
-        if name in provided:
+        if isinstance(provided.get(name), VariableNode):
+            variable = provided[name]
+            assert isinstance(variable, VariableNode)
+            out.append((name, VarRef(variable.name.value, arg.default_value)))
+        elif name in provided:
             out.append((name, _template(provided[name], arg.type)))
         elif arg.default_value is not Undefined:
             out.append((name, arg.default_value))
@@ -116,11 +117,8 @@ def _arguments(field_def: GraphQLField, nodes: list[FieldNode]) -> tuple[tuple[s
 
 
 def _located(selection: FieldSelection, node: FieldNode) -> FieldSelection:
-    """`selection` with the document position of `node` (for error `locations`)."""
-    if node.loc is None:
-        return selection
-    where = get_location(node.loc.source, node.loc.start)
-    return replace(selection, line=where.line, column=where.column)
+    """`selection` with the offset of `node` in the query text (for error `locations`)."""
+    return selection if node.loc is None else replace(selection, offset=node.loc.start)
 
 
 def _tree(first: Node, children: list[Node]) -> Node:
@@ -348,9 +346,10 @@ class _Planning:
 
 
 class Planner:
-    def __init__(self, schema: GraphQLSchema, index: SchemaIndex) -> None:
+    def __init__(self, schema: GraphQLSchema, index: SchemaIndex, *, default_limit: int | None = None) -> None:
         self.schema = schema
         self.index = index
+        self.default_limit = default_limit  # the `limit` of a list field given none (router.requests)
 
     def plan(self, document: DocumentNode, operation_name: str | None, variables: VariableValues) -> Plan:
         """The plan of a VALIDATED document. `variables` (coerced) decide `@skip`/`@include`."""
@@ -384,6 +383,7 @@ class Planner:
             planning.introspection,
             MappingProxyType(planning.nodes),
             MappingProxyType(self._templates(planning.nodes)),
+            document.loc.source.body if document.loc is not None else "",
         )
 
     def _templates(self, nodes: dict[int, Fetch | BatchedJoin | Virtual]) -> dict[int, pb.QueryRequest]:
@@ -397,7 +397,12 @@ class Planner:
                 continue
             arguments = {name: value for name, value in fetch.arguments}
             try:
-                templates[fetch.id] = build_request(node, self.index, arguments)  # type: ignore[arg-type]
+                templates[fetch.id] = build_request(
+                    node,  # type: ignore[arg-type]
+                    self.index,
+                    arguments,
+                    default_limit=self.default_limit,
+                )
             except BadUserInput:
                 continue
         return templates

@@ -22,7 +22,15 @@ from dbmesh.router.plan import BatchedJoin, Fetch, VarRef
 from dbmesh.router.schema import SchemaIndex
 from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
 
-__all__ = ["LOGICAL", "build_request", "declared_arguments", "key_variables", "resolve_arguments", "to_value"]
+__all__ = [
+    "LOGICAL",
+    "build_request",
+    "declared_arguments",
+    "effective_limit",
+    "key_variables",
+    "resolve_arguments",
+    "to_value",
+]
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -55,9 +63,10 @@ _OPERATORS = {
 
 
 def resolve_arguments(template: Any, variables: Mapping[str, Any]) -> Any:
-    """An argument template with its variables replaced; an unset variable is `Undefined`."""
+    """An argument template with its variables replaced; an unset variable is its argument's
+    default, or `Undefined` when it has none."""
     if isinstance(template, VarRef):
-        return variables.get(template.name, Undefined)
+        return variables.get(template.name, template.default)
     if isinstance(template, list):
         return [None if (v := resolve_arguments(t, variables)) is Undefined else v for t in template]
     if isinstance(template, dict):
@@ -209,6 +218,14 @@ def _page(name: str, value: Any, field: str) -> int | None:
     return int(value)
 
 
+def effective_limit(value: Any, many: bool, default_limit: int | None) -> Any:
+    """The `limit` a field runs with: its argument's value, or `default_limit` for a list field
+    given none (or null) — `[router] default_limit`, docs/reference.md §14."""
+    if value is None or value is Undefined:
+        return default_limit if many else None
+    return value
+
+
 def declared_arguments(index: SchemaIndex, fetch: Fetch) -> dict[str, Argument]:
     """The schema's arguments of the field `fetch` serves, by GraphQL name."""
     if fetch.owner == "Query":
@@ -220,8 +237,11 @@ def declared_arguments(index: SchemaIndex, fetch: Fetch) -> dict[str, Argument]:
     return {a.graphql_name: a for a in arguments}
 
 
-def build_request(node: Fetch | BatchedJoin, index: SchemaIndex, arguments: Mapping[str, Any]) -> pb.QueryRequest:
-    """The request for `node` given its resolved `arguments` (GraphQL name -> value)."""
+def build_request(
+    node: Fetch | BatchedJoin, index: SchemaIndex, arguments: Mapping[str, Any], *, default_limit: int | None = None
+) -> pb.QueryRequest:
+    """The request for `node` given its resolved `arguments` (GraphQL name -> value); a list field
+    given no `limit` gets `default_limit`."""
     fetch = node.fetch if isinstance(node, BatchedJoin) else node
     declared = declared_arguments(index, fetch)
     target = index.model.types[fetch.type]
@@ -254,6 +274,7 @@ def build_request(node: Fetch | BatchedJoin, index: SchemaIndex, arguments: Mapp
         )
     if (predicate := _conjunction(predicates)) is not None:
         request.predicate.CopyFrom(predicate)
+    limit = effective_limit(limit, fetch.many, default_limit)
     if limit is not None:
         request.limit = limit
     if offset is not None:

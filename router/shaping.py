@@ -7,6 +7,9 @@ the nearest nullable parent, as the GraphQL spec requires ("Cannot return null f
 field ..."), with an error at the field's path. An Int column holding a value outside 32 bits is
 a field error too ("Int cannot represent non 32-bit signed integer value: ..."), never a silent
 64-bit Int.
+
+Error `locations` come from each selection's offset in the query text (`Plan.source`), turned into a line and
+column only for errors reported (once per offset): planning never scans the text per field.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from graphql import Source
+from graphql.language import get_location
 
 from dbmesh.router.errors import CallError, CodedError
 from dbmesh.router.executor import Outcome
@@ -29,10 +35,13 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 class _NonNull(Exception):
-    def __init__(self, path: Path, message: str) -> None:
+    """A null (or unrepresentable value) in the non-null field `selection`, at `path`."""
+
+    def __init__(self, path: Path, message: str, selection: FieldSelection) -> None:
         super().__init__(message)
         self.path = path
         self.message = message
+        self.selection = selection
 
 
 def _is_stale(last_sync: Any, max_staleness_secs: float, now: datetime) -> bool | None:
@@ -54,11 +63,24 @@ class Shaper:
         self.now = datetime.now(UTC)
         self.errors: list[dict[str, Any]] = []
         self._reported: set[int] = set()
+        self._locations: dict[int, tuple[int, int]] = {}
+        self._source: Source | None = None
 
     # --- errors ---------------------------------------------------------------------------------
 
+    def _location(self, offset: int) -> list[tuple[int, int]]:
+        """The (line, column) of `offset` in the query, computed once per offset."""
+        if offset < 0 or offset > len(self.plan.source):
+            return []
+        if offset not in self._locations:
+            if self._source is None:
+                self._source = Source(self.plan.source)
+            where = get_location(self._source, offset)
+            self._locations[offset] = (where.line, where.column)
+        return [self._locations[offset]]
+
     def _error(self, message: str, path: Path, selection: FieldSelection, code: str, **extensions: Any) -> None:
-        locations = [(selection.line, selection.column)] if selection.line else []
+        locations = self._location(selection.offset)
         self.errors.append(graphql_error(message, code, locations=locations, path=path, extensions=extensions))
 
     def _fetch_failed(self, fetch: int, error: CodedError, path: Path, selection: FieldSelection) -> None:
@@ -73,8 +95,9 @@ class Shaper:
                 extensions["tried"] = tried
         self._error(error.message, path, selection, error.code, **extensions)
 
-    def _null(self, exc: _NonNull, selection: FieldSelection) -> None:
-        self._error(exc.message, exc.path, selection, "INTERNAL_SERVER_ERROR")
+    def _null(self, exc: _NonNull) -> None:
+        """The error of a null that propagated: located at the non-null field, not the parent it nulled."""
+        self._error(exc.message, exc.path, exc.selection, "INTERNAL_SERVER_ERROR")
 
     # --- shaping --------------------------------------------------------------------------------
 
@@ -104,7 +127,7 @@ class Shaper:
         try:
             return self._items(outcome.rows, s, path)
         except _NonNull as exc:
-            self._null(exc, s)
+            self._null(exc)
             return None
 
     def _items(self, rows: list[list[Any]], s: FieldSelection, path: Path) -> Any:
@@ -117,7 +140,7 @@ class Shaper:
             except _NonNull as exc:
                 if not s.item_nullable:
                     raise
-                self._null(exc, s)
+                self._null(exc)
                 items.append(None)
         return items
 
@@ -130,12 +153,12 @@ class Shaper:
                 if s.int32 and value is not None and not _INT_MIN <= value <= _INT_MAX:
                     message = f"Int cannot represent non 32-bit signed integer value: {value}"
                     if not s.nullable:
-                        raise _NonNull([*path, s.key], message)
+                        raise _NonNull([*path, s.key], message, s)
                     self._error(message, [*path, s.key], s, "INTERNAL_SERVER_ERROR")
                     value = None
                 elif value is None and not s.nullable:
                     raise _NonNull(
-                        [*path, s.key], f"Cannot return null for non-nullable field {s.parent_type}.{s.field}."
+                        [*path, s.key], f"Cannot return null for non-nullable field {s.parent_type}.{s.field}.", s
                     )
                 out[s.key] = value
             elif kind == "relation":
@@ -162,5 +185,5 @@ class Shaper:
         try:
             return self._items(rows, s, path)
         except _NonNull as exc:
-            self._null(exc, s)
+            self._null(exc)
             return None

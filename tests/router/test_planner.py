@@ -78,7 +78,10 @@ def test_composite_root_is_virtual_and_its_relations_join_on_arguments(planner: 
     virtual = next(n for n in plan.nodes.values() if isinstance(n, Virtual))
     assert virtual.type == "CustomerWithHistory"
     joins = [n for n in plan.nodes.values() if isinstance(n, BatchedJoin)]
-    assert {(j.fetch.database, j.join[0][0]) for j in joins} == {("postgres_primary", "id"), ("mysql_historical", "customer_id")}
+    assert {(j.fetch.database, j.join[0][0]) for j in joins} == {
+        ("postgres_primary", "id"),
+        ("mysql_historical", "customer_id"),
+    }
     assert all(j.parent == virtual.id for j in joins)
     assert plan.fetch_count == 2  # the virtual object costs no fetch
 
@@ -100,3 +103,13 @@ def test_fields_with_one_response_key_merge(planner: Planner) -> None:
 def test_introspection_and_status_need_no_fetch(planner: Planner) -> None:
     plan = _plan(planner, (SAMPLES / "introspection_only" / "query.graphql").read_text())
     assert plan.fetch_count == 0 and plan.root is None and plan.introspection
+
+
+def test_thousands_of_aliases_plan_with_offsets_not_lines(planner: Planner) -> None:
+    """Each field keeps only its offset in the text: planning does not scan the text per field."""
+    query = "{\n" + "\n".join(f'  a{i}: customer(id: "{i}") {{ name }}' for i in range(2500)) + "\n}"
+    config = RouterConfig(max_aliases=2500, max_root_fields=2500)
+    plan = Preparation(planner.schema, planner.index, config).plan(query)
+    assert plan.fetch_count == 2500
+    assert [s.offset for s in plan.selections] == [query.index(f"a{i}:") for i in range(2500)]
+    assert plan.selections[7].selections[0].offset == query.index("name", query.index("a7:"))
