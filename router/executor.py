@@ -9,6 +9,9 @@ fallbacks (on unavailability and on rows not found) and circuit breaking happen 
 Batching contract (the `graphql/dataloader` one, stated plainly): a `BatchedJoin` sends the
 DISTINCT join keys of all its parent rows as one request's variable sets and gets back exactly one
 row set per key, in the same order; a length mismatch is an error, never silently truncated.
+
+Every fetch spends the request's `ResponseBudget` (`router.budget`): its rows' JSON size before
+they are decoded, then its row count; past either bound it fails, and no further fetch starts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import orjson
 from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.errors import CallError, CodedError
 from dbmesh.router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, Virtual
 from dbmesh.router.requests import build_request, key_variables, resolve_arguments
@@ -45,9 +49,19 @@ class Execution:
     """One request's run of a plan."""
 
     def __init__(
-        self, plan: Plan, index: SchemaIndex, traffic: Traffic, variables: Mapping[str, Any], traceparent: str | None
+        self,
+        plan: Plan,
+        index: SchemaIndex,
+        traffic: Traffic,
+        variables: Mapping[str, Any],
+        traceparent: str | None,
+        *,
+        default_limit: int | None = None,
+        budget: ResponseBudget | None = None,
     ) -> None:
         self.plan = plan
+        self.default_limit = default_limit
+        self.budget = budget or ResponseBudget(1 << 62, 1 << 62)
         self.index = index
         self.traffic = traffic
         self.variables = variables
@@ -92,12 +106,14 @@ class Execution:
             for name, template_value in fetch.arguments
             if (value := resolve_arguments(template_value, self.variables)) is not Undefined
         }
-        return build_request(node, self.index, arguments)
+        return build_request(node, self.index, arguments, default_limit=self.default_limit)
 
     async def _fetch(self, node: Fetch | BatchedJoin) -> Outcome:
+        self.budget.check()
         if isinstance(node, Fetch):
             fetched = await self._traffic(node, self._request(node))
-            return Outcome(rows=_rows(*fetched.row_sets[0]))
+            rows = self._spend(fetched)[0]
+            return Outcome(rows=rows)
         parent = self.outcomes.get(node.parent)
         if parent is None or parent.error is not None:
             return Outcome()
@@ -111,8 +127,15 @@ class Execution:
         request = self._request(node)
         request.variables.extend(key_variables(keys, node.join_scalars))
         fetched = await self._traffic(node.fetch, request)
-        by_key = {key: _rows(*row_set) for key, row_set in zip(keys, fetched.row_sets, strict=True)}
+        by_key = dict(zip(keys, self._spend(fetched), strict=True))
         return Outcome(rows=[row for rows in by_key.values() for row in rows], by_key=by_key)
+
+    def _spend(self, fetched: Fetched) -> list[list[list[Any]]]:
+        """The decoded row sets of `fetched`, paid for from the budget (bytes before decoding)."""
+        self.budget.spend_bytes(sum(len(rows_json) for rows_json, _ in fetched.row_sets))
+        row_sets = [_rows(*row_set) for row_set in fetched.row_sets]
+        self.budget.spend_rows(sum(len(rows) for rows in row_sets))
+        return row_sets
 
     async def _traffic(self, fetch: Fetch, request: pb.QueryRequest) -> Fetched:
         """The row sets of `request` from `fetch`'s databases (the traffic policy decides which),

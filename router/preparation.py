@@ -1,9 +1,15 @@
-"""From GraphQL text to a plan, with no network: parse, check depth, validate, coerce variables
-and plan (docs/reference.md §5). The router runs every request through `Preparation.prepare`;
+"""From GraphQL text to a plan, with no network: check the text's size, parse, check the
+document's limits (depth, fragment nesting, aliases, root fields: `router.limits`), validate,
+coerce variables, plan, and check the plan's limits and cost for these variables (`router.cost`)
+(docs/reference.md §5, §14). The router runs every request through `Preparation.prepare`;
 `dbmesh plan` uses `Preparation.plan` on the same pipeline, without resolvers.
 
-Both caches are bounded: validated documents by query text, plans by (text, operation, the values
-of the variables `@skip`/`@include` read) — the only variables a plan depends on.
+Both caches are bounded by entries (`document_cache_size`) and by bytes (`document_cache_bytes`,
+each cache on its own): validated documents by query text, plans by (text, operation, the values
+of the variables `@skip`/`@include` read) — the only variables a plan depends on. An entry weighs
+its query text's UTF-8 bytes plus `TOKEN_BYTES` per token of its document: a parsed document takes
+some 90 to 280 times its text in memory (graphql-core's nodes and token list, measured), so the
+text alone would let 16 MiB of text hold gigabytes. A refused document weighs its text only.
 """
 
 from __future__ import annotations
@@ -26,34 +32,47 @@ from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import VariableValues
 
 from dbmesh.config import RouterConfig
-from dbmesh.router.depth import query_depth
+from dbmesh.router.cost import request_limits
 from dbmesh.router.graphql_errors import request_error
+from dbmesh.router.limits import document_limits, max_tokens, text_limit, token_limit_error
 from dbmesh.router.plan import Plan
 from dbmesh.router.planner import Planner, directive_variables, get_operation
 from dbmesh.router.schema import SchemaIndex
 
-__all__ = ["Preparation", "Prepared", "Rejected"]
+__all__ = ["TOKEN_BYTES", "Preparation", "Prepared", "Rejected"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
+TOKEN_BYTES = 512  # memory of one parsed token, rounded up from graphql-core's measured 440-560
+
 
 class _Lru(Generic[K, V]):
-    def __init__(self, size: int) -> None:
+    """Least recently used first out, at most `size` entries weighing at most `max_bytes`."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
-        self.items: OrderedDict[K, V] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.items: OrderedDict[K, tuple[V, int]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self.items[key] = value
+        found = self.items.get(key)
+        if found is None:
+            return None
         self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
+        return found[0]
+
+    def put(self, key: K, value: V, weight: int) -> None:
+        if weight > self.max_bytes or self.size == 0:
+            return
+        if (old := self.items.pop(key, None)) is not None:
+            self.bytes -= old[1]
+        self.items[key] = (value, weight)
+        self.bytes += weight
+        while len(self.items) > self.size or self.bytes > self.max_bytes:
+            _, (_, dropped) = self.items.popitem(last=False)
+            self.bytes -= dropped
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,7 @@ class _Document:
     document: DocumentNode | None  # None: refused, see errors
     errors: tuple[dict[str, Any], ...]
     directive_variables: tuple[str, ...] = ()
+    weight: int = 0  # what caching it costs (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -83,35 +103,49 @@ class Preparation:
     def __init__(self, schema: GraphQLSchema, index: SchemaIndex, config: RouterConfig) -> None:
         self.schema = schema
         self.config = config
-        self.planner = Planner(schema, index)
-        self._documents: _Lru[str, _Document] = _Lru(config.document_cache_size)
-        self._plans: _Lru[tuple[str, str | None, tuple[Any, ...]], Plan] = _Lru(config.document_cache_size)
+        self.planner = Planner(schema, index, default_limit=config.default_limit)
+        size, max_bytes = config.document_cache_size, config.document_cache_bytes
+        self._documents: _Lru[str, _Document] = _Lru(size, max_bytes)
+        self._plans: _Lru[tuple[str, str | None, tuple[Any, ...]], Plan] = _Lru(size, max_bytes)
         self._rules = list(specified_rules)
         if not config.introspection:
             self._rules.append(NoSchemaIntrospectionCustomRule)
 
+    def cache_usage(self) -> dict[str, tuple[int, int]]:
+        """(entries, bytes) the document and the plan cache hold now: at most `document_cache_size`
+        entries and `document_cache_bytes` bytes each."""
+        return {
+            "documents": (len(self._documents.items), self._documents.bytes),
+            "plans": (len(self._plans.items), self._plans.bytes),
+        }
+
     def document(self, query: str) -> _Document:
-        """`query` parsed, depth-checked and validated (cached by text)."""
+        """`query` size-checked, parsed, limit-checked and validated (cached by text)."""
+        size = len(query.encode("utf-8", "surrogatepass"))
+        if (too_large := text_limit(size, self.config)) is not None:
+            return _Document(None, (too_large,))
         cached = self._documents.get(query)
         if cached is not None:
             return cached
-        doc = self._check(query)
-        self._documents.put(query, doc)
+        doc = self._check(query, size)
+        self._documents.put(query, doc, doc.weight)
         return doc
 
-    def _check(self, query: str) -> _Document:
+    def _check(self, query: str, size: int) -> _Document:
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=max_tokens(self.config))
         except GraphQLSyntaxError as exc:
-            return _Document(None, (request_error(exc.message, "GRAPHQL_PARSE_FAILED", exc),))
-        depth = query_depth(document)
-        if depth > self.config.max_depth:
-            message = f"Query is too deep: depth {depth} exceeds the maximum of {self.config.max_depth}."
-            return _Document(None, (request_error(message, "QUERY_TOO_DEEP"),))
+            error = token_limit_error(exc.message, self.config) or request_error(
+                exc.message, "GRAPHQL_PARSE_FAILED", exc
+            )
+            return _Document(None, (error,), weight=size)
+        if (refused := document_limits(document, self.config)) is not None:
+            return _Document(None, (refused,), weight=size)
         errors = validate(self.schema, document, self._rules)
         if errors:
-            return _Document(None, tuple(request_error(e.message, "GRAPHQL_VALIDATION_FAILED", e) for e in errors))
-        return _Document(document, (), directive_variables(document))
+            refusals = tuple(request_error(e.message, "GRAPHQL_VALIDATION_FAILED", e) for e in errors)
+            return _Document(None, refusals, weight=size)
+        return _Document(document, (), directive_variables(document), size + TOKEN_BYTES * _tokens(document))
 
     def prepare(
         self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
@@ -129,7 +163,10 @@ class Preparation:
         coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
         if isinstance(coerced, list):
             return Rejected([request_error(e.message, "BAD_USER_INPUT", e) for e in coerced])
-        return Prepared(self._plan(query, doc, operation_name, coerced), doc.document, coerced.coerced)
+        plan = self._plan(query, doc, operation_name, coerced)
+        if (refused := request_limits(plan, coerced.coerced, self.config)) is not None:
+            return Rejected([refused])
+        return Prepared(plan, doc.document, coerced.coerced)
 
     def _plan(self, query: str, doc: _Document, operation_name: str | None, variables: VariableValues) -> Plan:
         assert doc.document is not None
@@ -137,7 +174,7 @@ class Preparation:
         plan = self._plans.get(key)
         if plan is None:
             plan = self.planner.plan(doc.document, operation_name, variables)
-            self._plans.put(key, plan)
+            self._plans.put(key, plan, doc.weight)
         return plan
 
     def plan(self, query: str, operation_name: str | None = None, variables: Mapping[str, Any] | None = None) -> Plan:
@@ -166,3 +203,13 @@ class Preparation:
         if isinstance(coerced, list):
             raise ValueError("; ".join(e.message for e in coerced))
         return self._plan(query, doc, operation_name, coerced)
+
+
+def _tokens(document: DocumentNode) -> int:
+    """How many tokens (comments included) the parser kept for `document`."""
+    count = 0
+    token = document.loc.start_token if document.loc is not None else None
+    while token is not None:
+        count += 1
+        token = token.next
+    return count

@@ -1,10 +1,11 @@
 """The router: one GraphQL endpoint over every configured database (SPEC §5).
 
 `Router.execute` takes a GraphQL request and returns the GraphQL response body: prepare it
-(`router.preparation`: parse, depth, validation, variables, plan, with their caches), run the
-plan, shape the data, answer introspection through graphql-core, and attach the trace when
-asked. `Router.start` connects to every resolver, checks the schema against what each database
-has, and starts the background probes.
+(`router.preparation`: size, parse, limits, validation, variables, plan, cost, with their
+caches), run the plan within the response budget (`router.budget`), shape the data, answer
+introspection through graphql-core, and attach the trace when asked. `Router.start` connects to
+every resolver, checks the schema against what each database has, and starts the background
+probes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo, default_field_resolver, execute
 
 from dbmesh.config import Config
+from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.executor import Execution
 from dbmesh.router.health import HealthMonitor
 from dbmesh.router.metrics import Metrics
@@ -102,7 +104,16 @@ class Router:
         if isinstance(prepared, Rejected):
             return Response({"errors": prepared.errors}, request_error=True, outcome="error")
         plan, document = prepared.plan, prepared.document
-        execution = Execution(plan, self.index, self.traffic, prepared.variables, traceparent)
+        limits = self.config.router
+        execution = Execution(
+            plan,
+            self.index,
+            self.traffic,
+            prepared.variables,
+            traceparent,
+            default_limit=limits.default_limit,
+            budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
+        )
         started = time.perf_counter()
         await execution.run()
         shaper = Shaper(plan, execution.outcomes, self.health.snapshot)
