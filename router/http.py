@@ -16,6 +16,11 @@
   reachable or covered by a live fallback; 503 otherwise), `GET /readyz?partial=true` (started and
   able to serve, partial results included: for load balancers), `GET /metrics` (Prometheus text).
 - An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
+
+`POST /graphql`, the request every client sends, is served by `GraphQLEndpoint`, plain ASGI in
+front of the FastAPI app that serves every other route: FastAPI's routing, middleware stack and
+request object cost about a tenth of the router's CPU per request (bench/results/peer-round1.md).
+Both paths share `_run` and the helpers below, so they answer alike.
 """
 
 from __future__ import annotations
@@ -27,18 +32,19 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.metrics import CONTENT_TYPE
 from dbmesh.router.service import GraphQLRequest, Router
 
-__all__ = ["create_app"]
+__all__ = ["GraphQLEndpoint", "create_app"]
 
 log = logging.getLogger("dbmesh.router")
 
@@ -47,12 +53,32 @@ JSON = "application/json"
 _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
-def _json(body: Any, status: int = 200, media_type: str = JSON) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8")
+_NOT_ACCEPTABLE = "Accept must allow application/graphql-response+json or application/json"
 
 
-def _bad_request(message: str, status: int = 400, media_type: str = JSON) -> Response:
+class Answer(NamedTuple):
+    """An HTTP response of either path: status, body, Content-Type."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+def _json(body: Any, status: int = 200, media_type: str = JSON) -> Answer:
+    return Answer(status, orjson.dumps(body), f"{media_type}; charset=utf-8")
+
+
+def _bad_request(message: str, status: int = 400, media_type: str = JSON) -> Answer:
     return _json({"errors": [graphql_error(message, "BAD_USER_INPUT")]}, status, media_type)
+
+
+def _response(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+
+def _traceparent(header: str | None) -> str | None:
+    """An incoming W3C traceparent worth passing on, or None (one is made)."""
+    return header if header and _TRACEPARENT.fullmatch(header) else None
 
 
 def _accepted(accept: str | None) -> str | None:
@@ -103,19 +129,27 @@ def _request_from(payload: Any) -> GraphQLRequest | str:
     return GraphQLRequest(query, variables, operation or None, extensions)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
+class _Disconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+async def _read_body(receive: Receive, declared: str, limit: int) -> bytes | None:
     """The request body, or None when it is larger than `limit` bytes (read no further than that)."""
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _decode_param(params: Mapping[str, str], name: str) -> Any:
@@ -125,7 +159,96 @@ def _decode_param(params: Mapping[str, str], name: str) -> Any:
     return orjson.loads(raw)
 
 
-def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
+async def _execute(router: Router, request: GraphQLRequest, traceparent: str | None) -> tuple[dict[str, Any], int]:
+    """The response body and status of one operation. Anything unexpected is logged and answered
+    as one INTERNAL_SERVER_ERROR (JSON, status 500), never a bare HTTP 500."""
+    try:
+        response = await router.execute(request, traceparent)
+    except Exception:
+        log.exception("request failed")
+        return {"errors": [graphql_error("Internal server error.", "INTERNAL_SERVER_ERROR")]}, 500
+    return response.body, 400 if response.request_error else 200
+
+
+async def _run(router: Router, payload: Any, media: str, traceparent: str | None) -> Answer:
+    """The answer to a decoded request body: one operation, or a batch (a JSON array)."""
+    limits = router.config.router
+    if isinstance(payload, list):  # a batch: one response per operation, in order
+        if not payload or len(payload) > limits.max_batch_operations:
+            count = f"a batch must have 1 to {limits.max_batch_operations} operations (got {len(payload)})"
+            return _bad_request(count, 400, media)
+        parsed = [_request_from(item) for item in payload]
+        invalid = [p for p in parsed if isinstance(p, str)]
+        if invalid:
+            return _bad_request(invalid[0], 400, media)
+        answers = await asyncio.gather(*(_execute(router, p, traceparent) for p in parsed if not isinstance(p, str)))
+        failed = any(status == 500 for _, status in answers)
+        return _json([body for body, _ in answers], 500 if failed else 200, media)
+    one = _request_from(payload)
+    if isinstance(one, str):
+        return _bad_request(one, 400, media)
+    body, status = await _execute(router, one, traceparent)
+    if status == 400 and media != GRAPHQL_RESPONSE:
+        status = 200  # application/json: every well-formed request is 200 (GraphQL-over-HTTP)
+    return _json(body, status, media)
+
+
+_WANTED = frozenset((b"accept", b"content-type", b"content-length", b"traceparent"))
+
+
+class GraphQLEndpoint:
+    """ASGI: `POST /graphql` served here, every other request handed to `app`."""
+
+    def __init__(self, router: Router, app: ASGIApp) -> None:
+        self.router = router
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        try:
+            answer = await self._post(scope, receive)
+        except _Disconnected:
+            return
+        except Exception:
+            log.exception("request failed")
+            answer = _json({"errors": [graphql_error("Internal server error.", "INTERNAL_SERVER_ERROR")]}, 500)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type.encode("latin-1")),
+                    (b"content-length", str(len(answer.body)).encode("latin-1")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _post(self, scope: Scope, receive: Receive) -> Answer:
+        headers: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in _WANTED and name not in headers:  # the first of repeated headers, as Starlette
+                headers[name] = value.decode("latin-1")
+        media = _accepted(headers.get(b"accept"))
+        if media is None:
+            return _bad_request(_NOT_ACCEPTABLE, 406)
+        content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            return _bad_request("Content-Type must be application/json", 415, media)
+        limit = self.router.config.router.max_body_bytes
+        body = await _read_body(receive, headers.get(b"content-length", ""), limit)
+        if body is None:
+            return _bad_request(f"the request body is larger than {limit} bytes", 413, media)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _bad_request("the request body is not valid JSON", 400, media)
+        return await _run(self.router, payload, media, _traceparent(headers.get(b"traceparent")))
+
+
+def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint:
     """The ASGI app serving `router`; with `manage_router` the app starts and stops it."""
 
     @asynccontextmanager
@@ -145,68 +268,17 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
     )
     graphiql_html = resources.files("dbmesh.router").joinpath("graphiql.html").read_text(encoding="utf-8")
 
-    limits = router.config.router
-
-    async def execute(request: GraphQLRequest, traceparent: str | None) -> tuple[dict[str, Any], int]:
-        """The response body and status of one operation. Anything unexpected is logged and
-        answered as one INTERNAL_SERVER_ERROR (JSON, status 500), never a bare HTTP 500."""
-        try:
-            response = await router.execute(request, traceparent)
-        except Exception:
-            log.exception("request failed")
-            return {"errors": [graphql_error("Internal server error.", "INTERNAL_SERVER_ERROR")]}, 500
-        return response.body, 400 if response.request_error else 200
-
-    async def run(payload: Any, media: str, http_request: Request) -> Response:
-        header = http_request.headers.get("traceparent", "")
-        traceparent = header if _TRACEPARENT.fullmatch(header) else None
-        if isinstance(payload, list):  # a batch: one response per operation, in order
-            if not payload or len(payload) > limits.max_batch_operations:
-                count = f"a batch must have 1 to {limits.max_batch_operations} operations (got {len(payload)})"
-                return _bad_request(count, 400, media)
-            parsed = [_request_from(item) for item in payload]
-            invalid = [p for p in parsed if isinstance(p, str)]
-            if invalid:
-                return _bad_request(invalid[0], 400, media)
-            answers = await asyncio.gather(*(execute(p, traceparent) for p in parsed if not isinstance(p, str)))
-            failed = any(status == 500 for _, status in answers)
-            return _json([body for body, _ in answers], 500 if failed else 200, media)
-        one = _request_from(payload)
-        if isinstance(one, str):
-            return _bad_request(one, 400, media)
-        body, status = await execute(one, traceparent)
-        if status == 400 and media != GRAPHQL_RESPONSE:
-            status = 200  # application/json: every well-formed request is 200 (GraphQL-over-HTTP)
-        return _json(body, status, media)
-
-    @app.post("/graphql")
-    async def graphql_post(request: Request) -> Response:
-        media = _accepted(request.headers.get("accept"))
-        if media is None:
-            return _bad_request("Accept must allow application/graphql-response+json or application/json", 406)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != JSON:
-            return _bad_request("Content-Type must be application/json", 415, media)
-        body = await _read_body(request, limits.max_body_bytes)
-        if body is None:
-            return _bad_request(f"the request body is larger than {limits.max_body_bytes} bytes", 413, media)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return _bad_request("the request body is not valid JSON", 400, media)
-        return await run(payload, media, request)
-
     @app.get("/graphql")
     async def graphql_get(request: Request) -> Response:
         params = request.query_params
         accept = request.headers.get("accept")
         if "query" not in params and _wants_html(accept):
             if not router.config.router.graphiql:
-                return _bad_request("GraphiQL is disabled", 404)
+                return _response(_bad_request("GraphiQL is disabled", 404))
             return HTMLResponse(graphiql_html)
         media = _accepted(accept)
         if media is None:
-            return _bad_request("Accept must allow application/graphql-response+json or application/json", 406)
+            return _response(_bad_request(_NOT_ACCEPTABLE, 406))
         try:
             payload = {
                 "query": params.get("query"),
@@ -215,14 +287,14 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
                 "extensions": _decode_param(params, "extensions"),
             }
         except orjson.JSONDecodeError:
-            return _bad_request("'variables' and 'extensions' must be JSON", 400, media)
+            return _response(_bad_request("'variables' and 'extensions' must be JSON", 400, media))
         if isinstance(payload["query"], str) and _is_mutation(payload["query"]):
-            return _bad_request("mutations are not allowed over GET", 405, media)
-        return await run(payload, media, request)
+            return _response(_bad_request("mutations are not allowed over GET", 405, media))
+        return _response(await _run(router, payload, media, _traceparent(request.headers.get("traceparent"))))
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return _json({"status": "ok", "databases": router.health.databases()})
+        return _response(_json({"status": "ok", "databases": router.health.databases()}))
 
     @app.get("/readyz")
     async def readyz(partial: bool = False) -> Response:
@@ -232,17 +304,17 @@ def create_app(router: Router, *, manage_router: bool = True) -> FastAPI:
         out of its Service."""
         databases = router.health.databases()
         if not router.health.started:
-            return _json({"status": "starting", "databases": databases}, 503)
+            return _response(_json({"status": "starting", "databases": databases}, 503))
         problems = [] if partial else router.health.not_ready()
         if problems:
-            return _json({"status": "unavailable", "problems": problems, "databases": databases}, 503)
-        return _json({"status": "ready", "checked_at": time.time(), "databases": databases})
+            return _response(_json({"status": "unavailable", "problems": problems, "databases": databases}, 503))
+        return _response(_json({"status": "ready", "checked_at": time.time(), "databases": databases}))
 
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(router.metrics.render(), media_type=CONTENT_TYPE)
 
-    return app
+    return GraphQLEndpoint(router, app)
 
 
 def _is_mutation(query: str) -> bool:
