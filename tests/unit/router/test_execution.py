@@ -215,9 +215,9 @@ async def test_a_fetch_without_variables_copies_the_template_and_one_with_variab
     assert set(plan.templates) == {shelf.id}
     built: list[tuple[int, dict[str, Any]]] = []
 
-    def spy(node: Fetch | BatchedJoin, index: SchemaIndex, arguments: dict[str, Any]) -> pb.QueryRequest:
+    def spy(node: Fetch | BatchedJoin, index: SchemaIndex, arguments: dict[str, Any], **kw: Any) -> pb.QueryRequest:
         built.append((node.id, dict(arguments)))
-        return build_request(node, index, arguments)
+        return build_request(node, index, arguments, **kw)
 
     monkeypatch.setattr(executor_module, "build_request", spy)
     traffic = FakeTraffic(lambda request: [[]])
