@@ -47,6 +47,14 @@ Rules docs/reference.md §3 leaves open, decided here:
   1024). Each is an integer of at least 1 unless said otherwise. ``request_read_secs`` (default 10,
   greater than 0) is how long a client may take to send one request's head and body before the
   router closes the connection.
+* ``[transactions]`` (docs/reference.md §10): ``log_database`` names the database that holds the
+  coordinator log (default: the first PostgreSQL database that is not ``read_only``; none: operations
+  that write several databases are refused); it must be a configured database and not
+  ``read_only``. ``recovery_interval_secs`` (default 10, greater than 0) is how often every router
+  resolves in-doubt transactions and renews its heartbeat; ``lease_secs`` (default 30, greater than
+  ``recovery_interval_secs``) is how long a router's heartbeat keeps others from aborting its
+  transactions in flight; ``history_secs`` (default 86400, greater than 0) is how long finished
+  transactions stay listed by ``dbmesh transactions``.
 * The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
   ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
 """
@@ -67,7 +75,15 @@ from typing import Any
 
 from dbmesh.errors import ConfigError
 
-__all__ = ["Config", "Connection", "DatabaseConfig", "RouterConfig", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "Connection",
+    "DatabaseConfig",
+    "RouterConfig",
+    "TransactionsConfig",
+    "load_config",
+    "parse_config",
+]
 
 ENGINES = ("mysql", "postgresql", "sqlite")
 _ENGINE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
@@ -237,12 +253,23 @@ class RouterConfig:
 
 
 @dataclass(frozen=True)
+class TransactionsConfig:
+    """The ``[transactions]`` table (docs/reference.md §10): the coordinator log and recovery."""
+
+    log_database: str | None = None  # after loading: the default applied (None: there is none)
+    recovery_interval_secs: float = 10.0
+    lease_secs: float = 30.0
+    history_secs: float = 86400.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated configuration; ``source`` is the file it came from, or ``<config>``."""
 
     databases: tuple[DatabaseConfig, ...]
     router: RouterConfig
     source: str
+    transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -266,6 +293,7 @@ _DATABASE_KEYS = (
     "read_write",
 )
 _ROUTER_KEYS = tuple(item.name for item in dataclasses.fields(RouterConfig))
+_TRANSACTIONS_KEYS = tuple(item.name for item in dataclasses.fields(TransactionsConfig))
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -308,7 +336,10 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     router = RouterConfig()
     if found := _section(sections, "router", source):
         router = _parse_router(_table(source, found[0], found[1], env))
-    return Config(databases=databases, router=router, source=source)
+    found = _section(sections, "transactions", source)
+    table = _table(source, found[0], found[1], env) if found else _Table(source, "transactions", {}, env)
+    transactions = _parse_transactions(table, databases)
+    return Config(databases=databases, router=router, source=source, transactions=transactions)
 
 
 def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -320,7 +351,7 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router") if prefix else ("databases", "router", "FraiseQL")
+        known = ("databases", "router", "transactions") + (() if prefix else ("FraiseQL",))
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"
@@ -437,6 +468,35 @@ def _parse_router(table: _Table) -> RouterConfig:
         max_response_bytes=table.integer("max_response_bytes", default.max_response_bytes, minimum=1024),
         document_cache_bytes=table.integer("document_cache_bytes", default.document_cache_bytes, minimum=0),
         request_read_secs=table.positive_number("request_read_secs", default.request_read_secs),
+    )
+
+
+def _parse_transactions(table: _Table, databases: tuple[DatabaseConfig, ...]) -> TransactionsConfig:
+    default = TransactionsConfig()
+    table.check_keys(_TRANSACTIONS_KEYS)
+    log_database = table.string("log_database")
+    if log_database is None:
+        log_database = next((d.name for d in databases if d.engine == "postgresql" and not d.read_only), None)
+    else:
+        found = next((d for d in databases if d.name == log_database), None)
+        if found is None:
+            known = ", ".join(d.name for d in databases)
+            raise table.error(f"unknown database {log_database!r} (known: {known})", "log_database")
+        if found.read_only:
+            raise table.error(f"database {log_database!r} is read_only; the log is written", "log_database")
+    interval = table.positive_number("recovery_interval_secs", default.recovery_interval_secs)
+    lease = table.positive_number("lease_secs", default.lease_secs)
+    if lease <= interval:
+        raise table.error(
+            f"must be greater than recovery_interval_secs ({interval:g}), got {lease:g}"
+            " (a router renews its lease at every recovery)",
+            "lease_secs",
+        )
+    return TransactionsConfig(
+        log_database=log_database,
+        recovery_interval_secs=interval,
+        lease_secs=lease,
+        history_secs=table.positive_number("history_secs", default.history_secs),
     )
 
 

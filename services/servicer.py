@@ -29,9 +29,10 @@ import orjson
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from dbmesh.services.catalog import Catalog, Logical
-from dbmesh.services.compiler import CompiledQuery, compile_query
+from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_query
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import InvalidArgument, ReadOnly, ResolverError, Unimplemented
+from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
 from dbmesh.services.writes import run_mutation
@@ -43,6 +44,9 @@ log = logging.getLogger("dbmesh.resolver")
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+# Engines whose DDL joins the open transaction instead of committing it (MySQL's commits).
+_TRANSACTIONAL_DDL = ("postgresql", "sqlite")
 
 # A backstop past the engine's own statement timeout, for a database that does not answer at all.
 _GRACE_SECS = 0.5
@@ -111,6 +115,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         self.transactions = Transactions(engine, config.max_transactions, config.transaction_idle_secs)
         self._catalog: Catalog | None = None
         self._catalog_lock = asyncio.Lock()
+        self._shapes = ShapeCache()
 
     async def start(self) -> None:
         await self.engine.open()
@@ -196,7 +201,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
     @_rpc
     async def Query(self, request: pb.QueryRequest, context: Any) -> pb.QueryResponse:
         collection = (await self.catalog()).collection(request.collection)
-        compiled = compile_query(request, collection, self.engine.dialect)
+        compiled = compile_query(request, collection, self.engine.dialect, self._shapes)
         readers = [reader(Logical(c.type), collection.column(c.name)) for c in request.columns]
         replica = self._replica(request.replica)
         if request.transaction_id:
@@ -264,6 +269,29 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         else:
             await self.transactions.end(request.transaction_id, commit=False)
         return pb.RollbackResponse()
+
+    @_rpc
+    async def EnsureSystemTables(
+        self, request: pb.EnsureSystemTablesRequest, context: Any
+    ) -> pb.EnsureSystemTablesResponse:
+        """Create dbmesh's own tables (services.system_tables) and add them to the catalog."""
+        self._writable()
+        tables = system_tables(request.tables)
+        catalog = await self.catalog()
+        missing = [t.name for t in tables if t.name not in catalog.collections]
+        if request.transaction_id:
+            if self.engine.name not in _TRANSACTIONAL_DDL:
+                raise InvalidArgument(f"{self.engine.name} cannot create tables inside a transaction (DDL commits it)")
+            async with self.transactions.use(request.transaction_id) as tx:
+                for table in tables:
+                    await tx.conn.execute(table.ddl(), [])
+        else:
+            async with self.engine.connection() as conn:
+                for table in tables:
+                    await conn.execute(table.ddl(), [])
+        for table in tables:
+            catalog.collections.setdefault(table.name, table.collection())
+        return pb.EnsureSystemTablesResponse(created=missing)
 
     @_rpc
     async def Recover(self, request: pb.RecoverRequest, context: Any) -> pb.RecoverResponse:

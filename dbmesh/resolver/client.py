@@ -143,3 +143,62 @@ class ResolverClient:
 
     async def close(self) -> None:
         await self.channel.close()
+
+    # --- writes and transactions (the transaction coordinator, dbmesh.coordinator) --------------
+
+    async def mutate(self, request: pb.MutateRequest, timeout: float | None = None) -> pb.MutateResponse:  # noqa: ASYNC109
+        response: pb.MutateResponse = await self._call(self.stub.Mutate, request, timeout, None)
+        return response
+
+    async def insert_new(self, request: pb.MutateRequest) -> bool:
+        """An insert that is a compare-and-set: True when the row was inserted, False when a row
+        with its key exists (ALREADY_EXISTS); any other failure raises."""
+        try:
+            await self.stub.Mutate(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                return False
+            raise call_error(exc, self.name) from None
+        return True
+
+    async def begin(self, global_id: str = "") -> str:
+        """Open a transaction (preparable when `global_id` is given); its transaction id."""
+        response: pb.BeginResponse = await self._call(self.stub.Begin, pb.BeginRequest(global_id=global_id), None, None)
+        return response.transaction_id
+
+    async def prepare(self, transaction_id: str) -> None:
+        await self._call(self.stub.Prepare, pb.PrepareRequest(transaction_id=transaction_id), None, None)
+
+    async def commit(self, transaction_id: str) -> None:
+        await self._call(self.stub.Commit, pb.CommitRequest(transaction_id=transaction_id), None, None)
+
+    async def rollback(self, transaction_id: str) -> None:
+        await self._call(self.stub.Rollback, pb.RollbackRequest(transaction_id=transaction_id), None, None)
+
+    async def finish_prepared(self, global_id: str, *, commit: bool) -> bool:
+        """COMMIT or ROLLBACK the prepared transaction `global_id`: True when done now, False when
+        the database has no such prepared transaction (already finished, or never prepared)."""
+        method, request = (
+            (self.stub.Commit, pb.CommitRequest(global_id=global_id))
+            if commit
+            else (self.stub.Rollback, pb.RollbackRequest(global_id=global_id))
+        )
+        try:
+            await method(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise call_error(exc, self.name) from None
+        return True
+
+    async def recover(self) -> list[pb.PreparedTransaction]:
+        """dbmesh's prepared transactions of this database that are in doubt."""
+        response: pb.RecoverResponse = await self._call(self.stub.Recover, pb.RecoverRequest(), None, None)
+        return list(response.transactions)
+
+    async def ensure_system_tables(self, tables: list[str], transaction_id: str = "") -> list[str]:
+        """Create dbmesh's own `dbmesh_` tables named in `tables` where they do not exist yet
+        (inside the open transaction `transaction_id` when given); the names of those created."""
+        request = pb.EnsureSystemTablesRequest(tables=tables, transaction_id=transaction_id)
+        response: pb.EnsureSystemTablesResponse = await self._call(self.stub.EnsureSystemTables, request, None, None)
+        return list(response.created)

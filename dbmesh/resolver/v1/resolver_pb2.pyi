@@ -1014,6 +1014,12 @@ Global___RollbackResponse: _TypeAlias = RollbackResponse  # noqa: Y015
 
 @_typing.final
 class RecoverRequest(_message.Message):
+    """Recover lists only dbmesh's prepared transactions of this database: global ids that start with
+    "dbmesh" (GLOBAL_ID_PREFIX in services/transactions.py), and on MySQL, whose XA branch qualifier
+    names this database (XA ids are server-wide, so a resolver marks its branches). Prepared
+    transactions of other programs and other databases are never listed.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     def __init__(
@@ -1069,6 +1075,60 @@ class RecoverResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecoverResponse: _TypeAlias = RecoverResponse  # noqa: Y015
+
+@_typing.final
+class EnsureSystemTablesRequest(_message.Message):
+    """dbmesh's own tables (docs/reference.md §10): "dbmesh_transactions" and "dbmesh_coordinators"
+    (the coordinator log, in [transactions] log_database) and "dbmesh_decisions" (the commit record
+    of a SQLite participant, in that database). Any other name is INVALID_ARGUMENT; a read-only
+    database refuses with PERMISSION_DENIED. Creating one that exists is a no-op.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLES_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    transaction_id: _builtins.str
+    """Create them inside this open transaction (from Begin), so that they commit or roll back with
+    its writes; only engines whose DDL is transactional (PostgreSQL, SQLite) accept one.
+    """
+    @_builtins.property
+    def tables(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        tables: _abc.Iterable[_builtins.str] | None = ...,
+        transaction_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tables", b"tables", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureSystemTablesRequest: _TypeAlias = EnsureSystemTablesRequest  # noqa: Y015
+
+@_typing.final
+class EnsureSystemTablesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def created(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """those that did not exist before this call"""
+
+    def __init__(
+        self,
+        *,
+        created: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureSystemTablesResponse: _TypeAlias = EnsureSystemTablesResponse  # noqa: Y015
 
 @_typing.final
 class GetCapabilitiesRequest(_message.Message):

@@ -79,6 +79,11 @@ class ResolverStub:
                 request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverRequest.SerializeToString,
                 response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverResponse.FromString,
                 _registered_method=True)
+        self.EnsureSystemTables = channel.unary_unary(
+                '/dbmesh.resolver.v1.Resolver/EnsureSystemTables',
+                request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesRequest.SerializeToString,
+                response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesResponse.FromString,
+                _registered_method=True)
         self.Status = channel.unary_unary(
                 '/dbmesh.resolver.v1.Resolver/Status',
                 request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusRequest.SerializeToString,
@@ -143,7 +148,15 @@ class ResolverServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Recover(self, request, context):
-        """In-doubt (prepared, not yet committed or rolled back) transactions of this database.
+        """dbmesh's in-doubt (prepared, not yet committed or rolled back) transactions of this database.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnsureSystemTables(self, request, context):
+        """Create dbmesh's own state tables (named dbmesh_*) that do not exist yet, from DDL the service
+        owns for its engine, and add them to its catalog; then Query and Mutate read and write them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +216,11 @@ def add_ResolverServicer_to_server(servicer, server):
                     servicer.Recover,
                     request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverRequest.FromString,
                     response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverResponse.SerializeToString,
+            ),
+            'EnsureSystemTables': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnsureSystemTables,
+                    request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesRequest.FromString,
+                    response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesResponse.SerializeToString,
             ),
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
@@ -453,6 +471,33 @@ class Resolver:
             '/dbmesh.resolver.v1.Resolver/Recover',
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverRequest.SerializeToString,
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.RecoverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnsureSystemTables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dbmesh.resolver.v1.Resolver/EnsureSystemTables',
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesRequest.SerializeToString,
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.EnsureSystemTablesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,7 +56,11 @@ class ResolverStub:
     Commit: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.CommitRequest, _resolver_pb2.CommitResponse]
     Rollback: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.RollbackRequest, _resolver_pb2.RollbackResponse]
     Recover: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.RecoverRequest, _resolver_pb2.RecoverResponse]
-    """In-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+    """dbmesh's in-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+    EnsureSystemTables: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.EnsureSystemTablesRequest, _resolver_pb2.EnsureSystemTablesResponse]
+    """Create dbmesh's own state tables (named dbmesh_*) that do not exist yet, from DDL the service
+    owns for its engine, and add them to its catalog; then Query and Mutate read and write them.
+    """
     Status: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.StatusRequest, _resolver_pb2.StatusResponse]
     """A probe: is the database reachable, how long a round trip takes, how busy the pool is."""
 
@@ -77,7 +81,11 @@ class ResolverAsyncStub(ResolverStub):
     Commit: _aio.UnaryUnaryMultiCallable[_resolver_pb2.CommitRequest, _resolver_pb2.CommitResponse]  # type: ignore[assignment]
     Rollback: _aio.UnaryUnaryMultiCallable[_resolver_pb2.RollbackRequest, _resolver_pb2.RollbackResponse]  # type: ignore[assignment]
     Recover: _aio.UnaryUnaryMultiCallable[_resolver_pb2.RecoverRequest, _resolver_pb2.RecoverResponse]  # type: ignore[assignment]
-    """In-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+    """dbmesh's in-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+    EnsureSystemTables: _aio.UnaryUnaryMultiCallable[_resolver_pb2.EnsureSystemTablesRequest, _resolver_pb2.EnsureSystemTablesResponse]  # type: ignore[assignment]
+    """Create dbmesh's own state tables (named dbmesh_*) that do not exist yet, from DDL the service
+    owns for its engine, and add them to its catalog; then Query and Mutate read and write them.
+    """
     Status: _aio.UnaryUnaryMultiCallable[_resolver_pb2.StatusRequest, _resolver_pb2.StatusResponse]  # type: ignore[assignment]
     """A probe: is the database reachable, how long a round trip takes, how busy the pool is."""
 
@@ -149,7 +157,17 @@ class ResolverServicer(metaclass=_abc_1.ABCMeta):
         request: _resolver_pb2.RecoverRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.RecoverResponse, _abc.Awaitable[_resolver_pb2.RecoverResponse]]:
-        """In-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+        """dbmesh's in-doubt (prepared, not yet committed or rolled back) transactions of this database."""
+
+    @_abc_1.abstractmethod
+    def EnsureSystemTables(
+        self,
+        request: _resolver_pb2.EnsureSystemTablesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.EnsureSystemTablesResponse, _abc.Awaitable[_resolver_pb2.EnsureSystemTablesResponse]]:
+        """Create dbmesh's own state tables (named dbmesh_*) that do not exist yet, from DDL the service
+        owns for its engine, and add them to its catalog; then Query and Mutate read and write them.
+        """
 
     @_abc_1.abstractmethod
     def Status(

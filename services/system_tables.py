@@ -1,0 +1,96 @@
+"""dbmesh's own state tables (docs/reference.md §10), owned by the service: their definitions,
+the DDL that creates them, and the catalog entries they get (EnsureSystemTables).
+
+    dbmesh_transactions   the coordinator log: one row per transaction that wrote several databases
+    dbmesh_coordinators   the heartbeat of each live coordinator (router)
+    dbmesh_decisions      the commit record of a SQLite participant, in that database
+
+The column types (VARCHAR, TEXT, BIGINT) mean the same on PostgreSQL, MySQL and SQLite, so one
+definition serves every engine. The catalog entry is built from the definition rather than
+introspected, because a table created inside an open transaction is not visible to the pooled
+connection that introspection uses until that transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dbmesh.services.catalog import CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.errors import InvalidArgument
+
+__all__ = ["SYSTEM_TABLES", "SystemTable", "system_tables"]
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    sql_type: str
+    logical: Logical
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class SystemTable:
+    name: str
+    columns: tuple[_Column, ...]
+    primary_key: tuple[str, ...]
+
+    def ddl(self) -> str:
+        columns = ", ".join(f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, PRIMARY KEY ({', '.join(self.primary_key)}))"
+
+    def collection(self) -> CollectionInfo:
+        columns = {c.name: ColumnInfo(c.name, c.sql_type, c.logical, nullable=c.nullable) for c in self.columns}
+        return CollectionInfo(self.name, columns, self.primary_key)
+
+
+def _id(name: str) -> _Column:
+    return _Column(name, "VARCHAR(64)", Logical.STRING)
+
+
+def _ms(name: str, nullable: bool = False) -> _Column:
+    return _Column(name, "BIGINT", Logical.INT, nullable)
+
+
+SYSTEM_TABLES = {
+    table.name: table
+    for table in (
+        SystemTable(
+            "dbmesh_transactions",
+            (
+                _id("transaction_id"),
+                _Column("decision", "VARCHAR(16)", Logical.STRING),  # commit | abort | pending
+                _Column("decided_in", "VARCHAR(64)", Logical.STRING),  # the SQLite database holding it, or ''
+                _id("owner"),
+                _Column("participants", "TEXT", Logical.STRING),  # JSON
+                _ms("created_at"),
+                _ms("decided_at", nullable=True),
+                _ms("finished_at", nullable=True),
+            ),
+            ("transaction_id",),
+        ),
+        SystemTable(
+            "dbmesh_coordinators",
+            (_id("owner"), _ms("lease_until"), _ms("started_at"), _Column("process", "VARCHAR(255)", Logical.STRING)),
+            ("owner",),
+        ),
+        SystemTable(
+            "dbmesh_decisions",
+            (_id("transaction_id"), _Column("decision", "VARCHAR(16)", Logical.STRING), _ms("decided_at")),
+            ("transaction_id",),
+        ),
+    )
+}
+
+
+def system_tables(names: Sequence[str]) -> list[SystemTable]:
+    """The definitions of `names`; an unknown name is INVALID_ARGUMENT naming it."""
+    found = []
+    for name in names:
+        table = SYSTEM_TABLES.get(name)
+        if table is None:
+            known = ", ".join(sorted(SYSTEM_TABLES))
+            raise InvalidArgument(f"unknown system table {name[:70]!r} (known: {known})")
+        found.append(table)
+    return found
