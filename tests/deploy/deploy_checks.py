@@ -418,7 +418,44 @@ def can_connect(
     return egress and ingress
 
 
-# --- dbmesh check --offline --------------------------------------------------------------------
+# --- dbmesh check --offline, and what each process loads ------------------------------------------
+
+# What a process of each role needs from dbmesh.toml (docs/reference.md §3): the router loads the
+# config and the schema and never a database's connection settings; a resolver needs its own
+# database's. Run with exactly the container's environment.
+_LOADS = """
+import sys
+from dbmesh.config import load_config
+from dbmesh.errors import DbmeshError
+from dbmesh.schema import load_schema
+role, config_path, schema_path, database = sys.argv[1:5]
+try:
+    config = load_config(config_path)
+    if role == "router":
+        load_schema(schema_path, [d.name for d in config.databases])
+    else:
+        config.database(database).connection()
+except DbmeshError as exc:
+    print(f"dbmesh: error: {exc}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def role_check(config_text: str, schema_text: str, env: Mapping[str, str], role: str, database: str) -> list[str]:
+    """What the `role` process (router, or the resolver of `database`) loads at start, with exactly
+    `env`: the one-line error it would exit with, if any."""
+    with tempfile.TemporaryDirectory(prefix="dbmesh-deploy-") as folder:
+        config, schema = Path(folder, "dbmesh.toml"), Path(folder, "schema.py")
+        config.write_text(config_text, encoding="utf-8")
+        schema.write_text(schema_text, encoding="utf-8")
+        result = run(
+            [sys.executable, "-c", _LOADS, role, config, schema, database],
+            env={"PATH": os.environ.get("PATH", ""), **env},
+            cwd=folder,
+        )
+    if result.returncode != 0:
+        return [(result.stderr or result.stdout).strip().replace(folder, "<dir>")]
+    return []
 
 
 def dbmesh_check(config_text: str, schema_text: str, env: Mapping[str, str]) -> list[str]:
@@ -468,20 +505,23 @@ class DbmeshProcess:
         return self.files.get(path) if path else None
 
     def problems(self, schema_fallback: str | None = None) -> list[str]:
-        """dbmesh check --offline with this process's config, environment and schema (a resolver
-        has no schema of its own: `schema_fallback`, the router's, stands in), and for a resolver,
-        that its --database is configured."""
+        """What this process loads at start, with its config, environment and schema (a resolver
+        has no schema of its own: `schema_fallback`, the router's, stands in): the router its
+        config and schema, a resolver its own database's connection settings (so each gets only
+        the secrets it uses); and for a resolver, that its --database is configured."""
         config = self.text(_option(self.words, "-c", "--config"))
         schema = self.text(_option(self.words, "-s", "--schema")) or schema_fallback
         if config is None or schema is None:
             return [f"{self.where}: its config or schema file is not mounted ({' '.join(self.words)})"]
-        problems = [f"{self.where}: {p}" for p in dbmesh_check(config, schema, self.env)]
-        if not problems and self.role == "resolver":
-            database = _option(self.words, "--database")
-            names = [d.name for d in load_dbmesh_config(config, self.env).databases]
+        database = _option(self.words, "--database") or ""
+        if self.role == "resolver":
+            try:
+                names = [d.name for d in load_dbmesh_config(config, self.env).databases]
+            except Exception as exc:
+                return [f"{self.where}: dbmesh: error: {exc}"]
             if database not in names:
-                problems.append(f"{self.where}: --database {database} is not configured (known: {names})")
-        return problems
+                return [f"{self.where}: --database {database} is not configured (known: {names})"]
+        return [f"{self.where}: {p}" for p in role_check(config, schema, self.env, self.role, database)]
 
 
 def k8s_processes(
@@ -502,12 +542,12 @@ def k8s_processes(
             if not words or words[0] not in ("router", "resolver"):
                 continue
             env: dict[str, str] = {}
-            for source in c.get("envFrom", []):
+            for source in c.get("envFrom") or []:
                 if "configMapRef" in source:
                     env.update(maps.get(source["configMapRef"]["name"], {}))
                 if "secretRef" in source:
                     env.update(secrets.get(source["secretRef"]["name"], {}))
-            for item in c.get("env", []):
+            for item in c.get("env") or []:
                 ref = item.get("valueFrom", {})
                 if "value" in item:
                     env[item["name"]] = item["value"]

@@ -267,12 +267,15 @@ def test_broken_copy_passes_the_schema_but_fails_compose_itself(
 
 
 def test_broken_env_file_fails_dbmesh_check(compose_copy: Path) -> None:
-    """An env file without MYSQL_PASSWORD: Compose starts the containers, dbmesh cannot load its config."""
+    """An env file without MYSQL_PASSWORD: Compose starts the containers; the MySQL resolver, the only
+    process that uses that password, cannot load its database's connection settings."""
     edit(compose_copy / "deploy/.env", "MYSQL_PASSWORD=change-me-mysql\n", "")
     schema = (DEPLOY / "schema.py").read_text(encoding="utf-8")
     problems = process_problems(compose_processes(compose_config(compose_copy)), schema)
-    assert len(problems) == len(DBMESH_SERVICES)
-    assert all("environment variable 'MYSQL_PASSWORD' is not set" in p for p in problems)
+    assert problems == [
+        "compose service resolver-mysql-historical: dbmesh: error: <dir>/dbmesh.toml: databases[1].password "
+        "(mysql_historical): environment variable 'MYSQL_PASSWORD' is not set and has no default"
+    ]
 
 
 @pytest.mark.parametrize(

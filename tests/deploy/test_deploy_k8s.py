@@ -169,7 +169,7 @@ def test_router_has_replicas_http_probes_and_an_ingress(rendered: dict[str, list
     assert router["spec"]["replicas"] >= 2
     (container,) = router["spec"]["template"]["spec"]["containers"]
     assert container["args"][0] == "router"
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz?partial=true", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert set(container["resources"]["requests"]) == set(container["resources"]["limits"]) == {"cpu", "memory"}
     (path,) = find(objects, "Ingress", "router")["spec"]["rules"][0]["http"]["paths"]
@@ -304,8 +304,8 @@ BROKEN_REFERENCES = [
     (
         "HTTP probe naming a missing port",
         "base/router.yaml",
-        "              path: /readyz\n              port: http",
-        "              path: /readyz\n              port: metrics",
+        "              path: /readyz?partial=true\n              port: http",
+        "              path: /readyz?partial=true\n              port: metrics",
         "Deployment/router container router: readinessProbe httpGet port 'metrics' is not a port of the container",
     ),
     (
@@ -396,18 +396,20 @@ def test_broken_copy_that_kustomize_cannot_render_fails(k8s_copy: Path) -> None:
 
 
 def test_broken_copy_missing_a_config_variable_fails_dbmesh_check(k8s_copy: Path) -> None:
-    """The router without the MYSQL_PASSWORD placeholder: dbmesh.toml cannot be loaded there."""
+    """The MySQL resolver without its password: it cannot load its database's connection settings
+    (while the router, which gets no password at all, loads fine)."""
     edit(
-        k8s_copy / "base/router.yaml",
-        "            - name: MYSQL_PASSWORD\n              value: not-used-by-the-router\n",
+        k8s_copy / "base/resolver-mysql-historical.yaml",
+        "            - name: MYSQL_PASSWORD\n              valueFrom:\n                secretKeyRef:\n"
+        "                  name: dbmesh-db-passwords\n                  key: MYSQL_PASSWORD\n",
         "",
     )
     objects = need(kustomize, k8s_copy / "base")
     schema = config_map(objects, "dbmesh-config")["data"]["schema.py"]
     problems = process_problems(k8s_processes(objects), schema)
     assert problems == [
-        "Deployment/router container router: dbmesh: error: <dir>/dbmesh.toml: databases[1].password "
-        "(mysql_historical): environment variable 'MYSQL_PASSWORD' is not set and has no default"
+        "Deployment/resolver-mysql-historical container resolver: dbmesh: error: <dir>/dbmesh.toml: "
+        "databases[1].password (mysql_historical): environment variable 'MYSQL_PASSWORD' is not set and has no default"
     ]
 
 
