@@ -418,7 +418,7 @@ def can_connect(
     return egress and ingress
 
 
-# --- dbmesh check --offline, and what each process loads ------------------------------------------
+# --- what each process loads ------------------------------------------
 
 # What a process of each role needs from dbmesh.toml (docs/reference.md §3): the router loads the
 # config and the schema and never a database's connection settings; a resolver needs its own
@@ -450,23 +450,6 @@ def role_check(config_text: str, schema_text: str, env: Mapping[str, str], role:
         schema.write_text(schema_text, encoding="utf-8")
         result = run(
             [sys.executable, "-c", _LOADS, role, config, schema, database],
-            env={"PATH": os.environ.get("PATH", ""), **env},
-            cwd=folder,
-        )
-    if result.returncode != 0:
-        return [(result.stderr or result.stdout).strip().replace(folder, "<dir>")]
-    return []
-
-
-def dbmesh_check(config_text: str, schema_text: str, env: Mapping[str, str]) -> list[str]:
-    """`dbmesh check --offline` on this config and schema, with exactly `env` (nothing inherited,
-    so a variable set in the developer's shell cannot hide one the container lacks)."""
-    with tempfile.TemporaryDirectory(prefix="dbmesh-deploy-") as folder:
-        config, schema = Path(folder, "dbmesh.toml"), Path(folder, "schema.py")
-        config.write_text(config_text, encoding="utf-8")
-        schema.write_text(schema_text, encoding="utf-8")
-        result = run(
-            [tool("dbmesh"), "check", "--offline", "-c", config, "-s", schema],
             env={"PATH": os.environ.get("PATH", ""), **env},
             cwd=folder,
         )
