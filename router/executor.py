@@ -43,6 +43,7 @@ class Outcome:
     rows: list[list[Any]] = field(default_factory=list)
     by_key: dict[tuple[Any, ...], list[list[Any]]] = field(default_factory=dict)
     error: CodedError | None = None
+    affected: int = 0  # a mutation step's affected rows (router.mutations)
 
 
 class Execution:

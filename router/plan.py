@@ -8,6 +8,11 @@ A plan has two parts:
   a `Virtual` node builds a composite object from its arguments.
 - `selections`, the response shape: which response key reads which column of which fetch.
 
+A mutation operation's plan also has `mutations`: one `Mutate` per root field, run in document
+order in one transaction (`router.mutations`); its `root` then holds only the reads of the
+relations its `returning` selects, run after commit with each `Mutate`'s returned rows as their
+parent rows (docs/reference.md §10).
+
 Argument values that depend on the request are kept as `VarRef`s and resolved by the executor;
 each fetch records the variables it reads (`variable_usages`, as Apollo's router does), and the
 planner builds the request of every fetch that reads none (`Plan.templates`). A plan is never
@@ -31,6 +36,7 @@ __all__ = [
     "ColumnSpec",
     "Fetch",
     "FieldSelection",
+    "Mutate",
     "Node",
     "Parallel",
     "Plan",
@@ -157,6 +163,26 @@ class Sequence:
 
 Node = Fetch | BatchedJoin | Virtual | Parallel | Sequence
 
+
+@dataclass(frozen=True)
+class Mutate:
+    """One root field of a mutation operation: one or more Mutate RPCs to `database` inside the
+    operation's transaction, returning `columns` of the rows written (the `returning` selection
+    plus the join keys of its relations)."""
+
+    id: int
+    path: tuple[str, ...]
+    field: str  # the GraphQL field (insertCustomers, ...)
+    operation: str  # insert | update | delete
+    type: str
+    database: str
+    collection: str
+    columns: tuple[ColumnSpec, ...]
+    arguments: tuple[tuple[str, Any], ...] = ()
+    variable_usages: tuple[str, ...] = ()
+    kind: Literal["Mutate"] = "Mutate"
+
+
 SelectionKind = Literal[
     "column",  # row[index]
     "typename",  # the constant `typename`
@@ -167,6 +193,9 @@ SelectionKind = Literal[
     "database_status",  # the router's health snapshot
     "status_field",  # a field of one DatabaseStatus
     "introspection",  # __schema / __type: answered by graphql-core
+    "mutation",  # the result of Mutate `fetch`
+    "affected_rows",  # its affectedRows
+    "returning",  # its returning rows
 ]
 
 
@@ -192,7 +221,7 @@ class FieldSelection:
 
 @dataclass(frozen=True)
 class Plan:
-    operation: str  # query (dbmesh serves no mutations)
+    operation: str  # query | mutation
     root: Node | None
     selections: tuple[FieldSelection, ...]
     fetch_count: int
@@ -206,6 +235,7 @@ class Plan:
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
     source: str = field(default="", compare=False, repr=False)  # the query text offsets point into
+    mutations: tuple[Mutate, ...] = ()  # run before `root`, in this order, in one transaction
 
 
 def _json(value: Any) -> Any:
@@ -234,6 +264,8 @@ def _json(value: Any) -> Any:
 def plan_to_json(plan: Plan, *, with_selections: bool = False) -> dict[str, Any]:
     """The plan as JSON: the fetch tree, and the response shape when asked."""
     out: dict[str, Any] = {"operation": plan.operation, "fetches": plan.fetch_count, "root": _json(plan.root)}
+    if plan.mutations:
+        out["mutations"] = _json(plan.mutations)
     if with_selections:
         out["selections"] = _json(plan.selections)
     return out
@@ -259,6 +291,15 @@ def _render(value: Any) -> str:
 def describe_plan(plan: Plan) -> str:
     """The plan as an indented tree, for people (`dbmesh plan`)."""
     lines = [f"{plan.operation}: {plan.fetch_count} fetch{'es' if plan.fetch_count != 1 else ''}"]
+    if plan.mutations:
+        lines.append("  Transaction (in order, then commit)")
+    for step in plan.mutations:
+        columns = ", ".join(c.name for c in step.columns)
+        args = _describe_args(step.arguments)
+        lines.append(
+            f"    Mutate #{step.id} {'.'.join(step.path)}{args}: {step.operation} {step.database}.{step.collection}"
+            f" returning [{columns}]"
+        )
 
     def walk(node: Node | None, indent: str) -> None:
         if node is None:

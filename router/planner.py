@@ -5,6 +5,7 @@ Fields are collected by graphql-core's own CollectFields (fragments, inline frag
 a fetch: only the requested columns plus the join keys its relations need are fetched, and each
 relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row. The
 request of every fetch that reads no variable is built here, once per plan (`Plan.templates`).
+A mutation operation's root fields are planned by `router.mutation_plan`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from graphql import (
     NullValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    OperationType,
     Undefined,
     ValueNode,
     VariableNode,
@@ -44,6 +46,7 @@ from dbmesh.router.plan import (
     ColumnSpec,
     Fetch,
     FieldSelection,
+    Mutate,
     Node,
     Parallel,
     Plan,
@@ -149,7 +152,8 @@ class _Planning:
 
     def collect_root(self) -> dict[str, list[FieldNode]]:
         """The operation's root fields: response key -> the field nodes merged under it."""
-        root = self.schema.query_type
+        mutation = self.operation.operation == OperationType.MUTATION
+        root = self.schema.mutation_type if mutation else self.schema.query_type
         assert root is not None
         collected = collect_fields(self.schema, self.fragments, self.variables, root, self.operation)
         return {key: [d.node for d in details] for key, details in collected.grouped_field_set.items()}
@@ -363,8 +367,16 @@ class Planner:
         roots = planning.collect_root()
         nodes: list[Node] = []
         selections: list[FieldSelection] = []
+        mutations: list[Mutate] = []
         for key, field_nodes in roots.items():
-            node, selection = planning.root(key, field_nodes)
+            if operation.operation == OperationType.MUTATION:
+                from dbmesh.router.mutation_plan import plan_mutation_field  # it builds on this module
+
+                node, selection, step = plan_mutation_field(planning, key, field_nodes)
+                if step is not None:
+                    mutations.append(step)
+            else:
+                node, selection = planning.root(key, field_nodes)
             selection = _located(selection, field_nodes[0])
             if node is not None:
                 nodes.append(node)
@@ -384,6 +396,7 @@ class Planner:
             MappingProxyType(planning.nodes),
             MappingProxyType(self._templates(planning.nodes)),
             document.loc.source.body if document.loc is not None else "",
+            tuple(mutations),
         )
 
     def _templates(self, nodes: dict[int, Fetch | BatchedJoin | Virtual]) -> dict[int, pb.QueryRequest]:

@@ -4,7 +4,8 @@ Every object type becomes a GraphQL object type with its columns, its consistenc
 relations. Relations and database-served root fields are nullable whatever their annotation (their
 database can be down, their row missing: SPEC §4, §5 partial results); list items keep their
 non-null-ness. Every list field takes `where`, `orderBy`, `limit` and `offset`. `databaseStatus`
-is built in. `SchemaIndex` maps each GraphQL field back to what serves it, for the planner.
+is built in. Mutation fields and their types come from `router.mutation_schema`. `SchemaIndex`
+maps each GraphQL field back to what serves it, for the planner.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from graphql import (
     GraphQLString,
 )
 
+from dbmesh.router.mutation_schema import MutationTypes
 from dbmesh.router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
 from dbmesh.schema.model import (
     MISSING,
     Argument,
     ArgumentKind,
     Column,
+    MutationField,
     ObjectType,
     Relation,
     RootField,
@@ -94,6 +97,7 @@ class SchemaIndex:
     model: SchemaModel
     fields: dict[tuple[str, str], FieldBinding] = field(default_factory=dict)
     roots: dict[str, RootField] = field(default_factory=dict)
+    mutations: dict[str, MutationField] = field(default_factory=dict)
 
     def binding(self, type_name: str, field_name: str) -> FieldBinding:
         return self.fields[(type_name, field_name)]
@@ -259,8 +263,18 @@ class _Builder:
             description="Every configured database, as the background probes last saw it.",
         )
         query = GraphQLObjectType("Query", query_fields)
-        schema = GraphQLSchema(query, types=list(self.objects.values()))
+        schema = GraphQLSchema(query, self.mutation(), types=list(self.objects.values()))
         return schema, self.index
+
+    def mutation(self) -> GraphQLObjectType | None:
+        if not self.model.mutation:
+            return None
+        types = MutationTypes(_SCALARS, self.objects, self.where)
+        fields: dict[str, GraphQLField] = {}
+        for mutation in self.model.mutation:
+            fields[mutation.graphql_name] = types.field(mutation, self.model.types[mutation.target])
+            self.index.mutations[mutation.graphql_name] = mutation
+        return GraphQLObjectType("Mutation", fields)
 
 
 def build_graphql_schema(model: SchemaModel) -> tuple[GraphQLSchema, SchemaIndex]:

@@ -3,13 +3,17 @@
 `Router.execute` takes a GraphQL request and returns the GraphQL response body: prepare it
 (`router.preparation`: size, parse, limits, validation, variables, plan, cost, with their
 caches), run the plan within the response budget (`router.budget`), shape the data, answer
-introspection through graphql-core, and attach the trace when asked. `Router.start` connects to
-every resolver, checks the schema against what each database has, and starts the background
-probes.
+introspection through graphql-core, and attach the trace when asked. A mutation operation's
+writes run first, as one transaction of the router's `Coordinator` (`router.mutations`), and the
+reads of its `returning` relations after commit. `Router.start` connects to every resolver, checks
+the schema against what each database has, and starts the background probes and the
+coordinator's recovery (in the background: a database that is down does not delay the start).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -20,15 +24,19 @@ from typing import Any
 from graphql import GraphQLResolveInfo, default_field_resolver, execute
 
 from dbmesh.config import Config
+from dbmesh.coordinator import Coordinator
+from dbmesh.errors import SchemaError
 from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.executor import Execution
 from dbmesh.router.health import HealthMonitor
 from dbmesh.router.metrics import Metrics
+from dbmesh.router.mutations import run_mutations
 from dbmesh.router.plan import Plan, plan_to_json
 from dbmesh.router.preparation import Preparation, Rejected
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.router.shaping import Shaper
 from dbmesh.router.traffic import Traffic
+from dbmesh.schema.check import read_only_writes
 from dbmesh.schema.model import SchemaModel
 
 __all__ = ["GraphQLRequest", "Router"]
@@ -66,6 +74,9 @@ def new_traceparent() -> str:
 
 class Router:
     def __init__(self, config: Config, model: SchemaModel) -> None:
+        """Raises SchemaError for a mutation field aimed at a database the config makes read_only."""
+        if problems := read_only_writes(model, [d.name for d in config.databases if d.read_only]):
+            raise SchemaError(problems[0])
         self.config = config
         self.model = model
         self.schema, self.index = build_graphql_schema(model)
@@ -73,6 +84,8 @@ class Router:
         self.metrics = Metrics()
         self.traffic = Traffic(config, self.metrics)
         self.health = HealthMonitor(config, model, self.traffic, self.metrics)
+        self.coordinator = Coordinator(config, self.traffic.clients)
+        self._coordinator_start: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -80,9 +93,15 @@ class Router:
         """Connect, check the schema of every database reached (a mismatch refuses to start; one
         not reached is checked when it comes back) and start the background probes."""
         await self.health.start(check_schema=check_schema)
+        self._coordinator_start = asyncio.get_running_loop().create_task(self.coordinator.start())
 
     async def stop(self) -> None:
         await self.health.stop()
+        if self._coordinator_start is not None:
+            self._coordinator_start.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._coordinator_start
+        await self.coordinator.stop()
         await self.traffic.close()
 
     # --- requests -------------------------------------------------------------------------------
@@ -115,6 +134,10 @@ class Router:
             budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
         )
         started = time.perf_counter()
+        if plan.mutations:
+            execution.outcomes.update(
+                await run_mutations(plan, self.index, self.coordinator, prepared.variables, execution.routes)
+            )
         await execution.run()
         shaper = Shaper(plan, execution.outcomes, self.health.snapshot)
         data: dict[str, Any] | None = shaper.data()

@@ -8,6 +8,9 @@ field ..."), with an error at the field's path. An Int column holding a value ou
 a field error too ("Int cannot represent non 32-bit signed integer value: ..."), never a silent
 64-bit Int.
 
+A mutation field's result (`affectedRows`, `returning`) is shaped from its step's outcome; a
+step that failed or was rolled back nulls the field with its one error (`router.mutations`).
+
 Error `locations` come from each selection's offset in the query text (`Plan.source`), turned into a line and
 column only for errors reported (once per offset): planning never scans the text per field.
 """
@@ -110,6 +113,8 @@ class Shaper:
                 out[s.key] = [self._status(entry, s.selections) for entry in self.status()]
             elif s.kind == "root":
                 out[s.key] = self._root(s)
+            elif s.kind == "mutation":
+                out[s.key] = self._mutation(s)
             # introspection fields are answered by graphql-core (router.service)
         return out
 
@@ -129,6 +134,27 @@ class Shaper:
         except _NonNull as exc:
             self._null(exc)
             return None
+
+    def _mutation(self, s: FieldSelection) -> dict[str, Any] | None:
+        outcome = self.outcomes.get(s.fetch)
+        if outcome is None:
+            return None
+        if outcome.error is not None:
+            self._fetch_failed(s.fetch, outcome.error, [s.key], s)
+            return None
+        out: dict[str, Any] = {}
+        for sub in s.selections:
+            if sub.kind == "typename":
+                out[sub.key] = sub.typename
+            elif sub.kind == "affected_rows":
+                out[sub.key] = outcome.affected
+            else:
+                try:
+                    out[sub.key] = self._items(outcome.rows, sub, [s.key, sub.key])
+                except _NonNull as exc:
+                    self._null(exc)
+                    return None
+        return out
 
     def _items(self, rows: list[list[Any]], s: FieldSelection, path: Path) -> Any:
         if not s.many:

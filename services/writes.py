@@ -4,6 +4,20 @@ Every write names its rows by a predicate or by values, all bound; an update or 
 predicate is refused (a predicate that matches nothing changes nothing, and nothing widens a
 write beyond what its predicate matches). Where an engine cannot return rows from a statement
 (MariaDB's UPDATE), the rows are locked and named by primary key first, in the same transaction.
+
+Upserts (docs/reference.md §10) mean the same on every engine:
+- the conflict columns must be the primary key or a unique key of the table (else
+  INVALID_ARGUMENT), and every row must set them;
+- a row whose key exists takes the update columns; update columns that are all conflict columns
+  (or none, when the row sets only its key) leave it as it is (DO NOTHING): it is neither counted
+  nor returned;
+- a conflict on any OTHER unique key is a unique violation (ALREADY_EXISTS), as PostgreSQL's and
+  SQLite's `ON CONFLICT (cols)` have it.
+MySQL's `ON DUPLICATE KEY UPDATE` cannot name its conflict columns (it fires on any unique key),
+so where the dialect has no `named_conflict`, the upsert runs as separate statements inside the
+caller's transaction: lock the rows that hold the incoming keys (`SELECT ... FOR UPDATE`), insert
+the rows whose key is new with a plain INSERT (a duplicate on another key then fails), update
+those whose key exists by key, and read the written rows back by key, in input order.
 """
 
 from __future__ import annotations
@@ -111,6 +125,11 @@ async def run_mutation(
         else:
             result.affected += await runner.execute(sql, params.values)
 
+    if operation == "upsert" and not dialect.named_conflict:
+        columns = _row_columns(request.upsert.rows, collection)
+        await _upsert_by_key(request, collection, dialect, runner, result, columns, read)
+        return result
+
     if operation in ("insert", "upsert"):
         op = getattr(request, operation)
         columns = _row_columns(op.rows, collection)
@@ -153,20 +172,87 @@ async def run_mutation(
     return result
 
 
-def _upsert_suffix(d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert) -> str:
+def _upsert_target(
+    collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert
+) -> tuple[list[ColumnInfo], list[ColumnInfo]]:
+    """The checked conflict key of an upsert and the columns a row that exists takes (none: keep it)."""
     conflict = list(op.conflict_columns) or list(collection.primary_key)
     if not conflict:
         raise InvalidArgument(f"an upsert into {collection.name!r} needs conflict columns (it has no primary key)")
     keys = [collection.column(c) for c in conflict]
+    unique = [set(collection.primary_key), *(set(k) for k in collection.unique_keys)]
+    if set(conflict) not in unique:
+        raise InvalidArgument(
+            f"an upsert into {collection.name!r}: {conflict} is not the primary key or a unique key of the table"
+        )
     named = {c.name for c in columns}
     missing = [k.name for k in keys if k.name not in named]
     if missing:
         raise InvalidArgument(f"an upsert into {collection.name!r} must set its conflict columns {missing}")
-    if op.update_columns:
-        updates = [collection.column(c) for c in op.update_columns]
-    else:
-        updates = [c for c in columns if c.name not in set(conflict)]
+    chosen = [collection.column(c) for c in op.update_columns] if op.update_columns else columns
+    return keys, [c for c in chosen if c.name not in set(conflict)]
+
+
+def _upsert_suffix(d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert) -> str:
+    keys, updates = _upsert_target(collection, columns, op)
     return " " + d.upsert_clause(keys, updates)
+
+
+async def _upsert_by_key(
+    request: pb.MutateRequest,
+    collection: CollectionInfo,
+    d: Dialect,
+    runner: _Runner,
+    result: WriteResult,
+    columns: list[ColumnInfo],
+    read: list[Callable[[Any], Any]],
+) -> None:
+    """An upsert for engines whose upsert cannot name its conflict columns (see the module
+    docstring), on the caller's transaction."""
+    op = request.upsert
+    keys, updates = _upsert_target(collection, columns, op)
+    table = d.quote(collection.name)
+    key_sql = [d.column(k) for k in keys]
+    canonical = [reader(Logical.UNSPECIFIED, k) for k in keys]
+
+    def key_of(values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(r(v) for r, v in zip(canonical, values, strict=True))
+
+    incoming = [tuple(d.bind(k, from_proto(row.values[k.name])) for k in keys) for row in op.rows]
+    params = Params(d)
+    existing = {
+        key_of(found)
+        for found in await runner.fetch(
+            f"SELECT {', '.join(key_sql)} FROM {table} WHERE {d.in_keys(keys, key_sql, incoming, params)} FOR UPDATE",
+            params.values,
+        )
+    }
+    new_rows = [row for row, key in zip(op.rows, incoming, strict=True) if key_of(key) not in existing]
+    written = [key for key in incoming if key_of(key) not in existing or updates]
+    step = max(1, d.max_params // len(columns))
+    for start in range(0, len(new_rows), step):
+        params = Params(d)
+        sql = _insert_sql(d, collection, columns, new_rows[start : start + step], params)
+        result.affected += await runner.execute(sql, params.values)
+    for row, key in zip(op.rows, incoming, strict=True):
+        if key_of(key) not in existing or not updates:
+            continue
+        params = Params(d)
+        assignments = ", ".join(f"{d.column(c)} = {params.bind(c, from_proto(row.values[c.name]))}" for c in updates)
+        where = d.in_keys(keys, key_sql, [key], params)
+        result.affected += await runner.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params.values)
+    if not request.returning or not written:
+        return
+    params = Params(d)
+    returning_sql = ", ".join(d.column(collection.column(c.name)) for c in request.returning)
+    rows = await runner.fetch(
+        f"SELECT {', '.join(key_sql)}, {returning_sql} FROM {table} WHERE {d.in_keys(keys, key_sql, written, params)}",
+        params.values,
+    )
+    by_key = {key_of(row[: len(keys)]): row[len(keys) :] for row in rows}
+    for key in dict.fromkeys(key_of(k) for k in written):
+        if key in by_key:
+            result.rows.append([r(v) for r, v in zip(read, by_key[key], strict=True)])
 
 
 async def _update_by_key(

@@ -14,6 +14,7 @@ dbmesh error:
      ├── READ_ONLY_DATABASE         a write to a database that refuses writes
      ├── PERMISSION_DENIED          the database refused the statement (privileges)
      ├── BAD_USER_INPUT             the resolver refused the request (INVALID_ARGUMENT)
+     ├── CONSTRAINT_VIOLATION       a write broke a constraint (FAILED_PRECONDITION, ALREADY_EXISTS)
      ├── DATABASE_BUSY              the resolver is at a limit (RESOURCE_EXHAUSTED: open transactions)
      └── DATABASE_ERROR             anything else the database said
 """
@@ -83,6 +84,9 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
         return CallError(database, "DATABASE_BUSY", f"database {database!r} is busy: {details}")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return CallError(database, "BAD_USER_INPUT", f"database {database!r} refused the request: {details}")
+    if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+        # The resolver names the database and the constraint, never a value (services.constraints).
+        return CallError(database, "CONSTRAINT_VIOLATION", details or f"database {database!r}: a constraint failed")
     if code == grpc.StatusCode.CANCELLED:
         return CallError(
             database, "DATABASE_UNAVAILABLE", f"the call to database {database!r} was cancelled", unavailable=True

@@ -1,16 +1,19 @@
 """Does each database have what the schema needs from it? (SPEC §4, issue: schema check)
 
-A type served by a database (as a root field or relation, or as a fallback of one) needs its
-table there with all its columns. Used by the router at start and by `dbmesh check`.
+A type served by a database (as a root field or relation, or as a fallback of one, or written
+there by a mutation field) needs its table there with all its columns. Used by the router at
+start and by `dbmesh check`. `read_only_writes` finds mutation fields aimed at databases the
+configuration makes `read_only`, for callers that loaded the schema without saying which are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from dbmesh.schema._mutations import read_only_problem
 from dbmesh.schema.model import SchemaModel
 
-__all__ = ["schema_problems", "served_types"]
+__all__ = ["read_only_writes", "schema_problems", "served_types"]
 
 
 def served_types(model: SchemaModel) -> dict[str, dict[str, str]]:
@@ -24,7 +27,19 @@ def served_types(model: SchemaModel) -> dict[str, dict[str, str]]:
         for rel in obj.relations:
             for db in (rel.source.database, *rel.source.fallbacks):
                 served.setdefault(db, {}).setdefault(rel.target, f"{obj.name}.{rel.name}")
+    for mutation in model.mutation:
+        for db in (mutation.database, *mutation.write_through):
+            served.setdefault(db, {}).setdefault(mutation.target, f"Mutation.{mutation.name}")
     return served
+
+
+def read_only_writes(model: SchemaModel, read_only: Collection[str]) -> list[str]:
+    """One line per mutation field that writes a database in `read_only`, as the loader says it."""
+    return [
+        f"{model.source}: Mutation.{m.name}: {read_only_problem(m.database)}"
+        for m in model.mutation
+        if m.database in read_only
+    ]
 
 
 def schema_problems(model: SchemaModel, database: str, tables: Mapping[str, Collection[str]]) -> list[str]:

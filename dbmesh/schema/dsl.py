@@ -61,6 +61,7 @@ class DatabaseDeclaration:
     affinity: Any = "read_primary"
     on: Any = None
     args: Any = None
+    write_through: Any = None
 
 
 class _Types:
@@ -118,11 +119,14 @@ class _Database:
         affinity: str = "read_primary",
         on: Mapping[str, str] | None = None,
         args: Mapping[str, tuple[str, str]] | None = None,
+        write_through: str | Sequence[str] | None = None,
     ) -> Callable[[_F], _F]:
-        """Serve a root field or relation from database `name` (SPEC §4, §7): `fallback` is a name
-        or a list tried in order; `on={"target_col": "source_col"}` states a relation's join;
-        `args={"arg": ("column", "operator")}` maps an argument to a filter."""
-        declaration = DatabaseDeclaration(name, fallback, fallback_on, affinity, on, args)
+        """Serve a root field or relation from database `name` (SPEC §4, §7), or write a mutation
+        field's rows there (SPEC §10): `fallback` is a name or a list tried in order;
+        `on={"target_col": "source_col"}` states a relation's join; `args={"arg": ("column",
+        "operator")}` maps an argument to a filter; `write_through` (mutation fields) names the
+        databases the written rows are copied to (SPEC §11)."""
+        declaration = DatabaseDeclaration(name, fallback, fallback_on, affinity, on, args, write_through)
 
         def mark(method: _F) -> _F:
             setattr(method, DATABASE_MARK, (*getattr(method, DATABASE_MARK, ()), declaration))

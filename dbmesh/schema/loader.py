@@ -31,6 +31,10 @@ Decisions where SPEC §4 is silent:
 - Descriptions are the docstrings, cleaned with `inspect.cleandoc`.
 - Two fields of a type (or of Query) may not have the same GraphQL name, and no root field may be
   called `databaseStatus` (built in, SPEC §6).
+- `Mutation` is the mutation root type (docs/reference.md §10): see `_mutations`. Its fields'
+  types count as served by the databases they write (the schema check wants their tables there).
+  With `read_only` (the names of the databases configured `read_only`), a mutation field aimed
+  at one of them is an error. `write_through=` is for mutation fields only.
 """
 
 from __future__ import annotations
@@ -55,11 +59,13 @@ from dbmesh.errors import SchemaError
 from dbmesh.schema._annotations import Fail, Hints, Shape, Undefined, column_scalar, describe, return_shape
 from dbmesh.schema._arguments import composite_arguments, field_arguments
 from dbmesh.schema._joins import explicit_join, infer_join
+from dbmesh.schema._mutations import check_declaration, mutation_kind, write_through
 from dbmesh.schema._sources import field_source
 from dbmesh.schema.dsl import DATABASE_MARK, OBJECT_MARK, DatabaseDeclaration, ObjectDeclaration
 from dbmesh.schema.model import (
     DEFAULT_MAX_STALENESS,
     Column,
+    MutationField,
     ObjectType,
     Relation,
     RootField,
@@ -88,17 +94,22 @@ _RETURNS = "a field returns an @types.object class or a list of one"
 _COLUMNS = "a column is str, int, float, bool, UUID, datetime, date, Decimal or dict, or one of them | None"
 
 
-def load_schema(path: str | os.PathLike[str], databases: Collection[str] | None = None) -> SchemaModel:
+def load_schema(
+    path: str | os.PathLike[str], databases: Collection[str] | None = None, *, read_only: Collection[str] = ()
+) -> SchemaModel:
     """Run the schema module at `path` and build its model. With `databases` (the configured
-    names), every database a field names must be one of them."""
+    names), every database a field names must be one of them; no mutation may write a database
+    named in `read_only`."""
     label = os.fspath(path)
-    return build_schema(_run(Path(path), label), databases, source=label)
+    return build_schema(_run(Path(path), label), databases, source=label, read_only=read_only)
 
 
 def build_schema(
     namespace_or_module: ModuleType | Mapping[str, Any],
     databases: Collection[str] | None = None,
     source: str = "<module>",
+    *,
+    read_only: Collection[str] = (),
 ) -> SchemaModel:
     """Build the model from the `@types.object` classes of a module or namespace; `source` names
     it in error messages."""
@@ -106,7 +117,7 @@ def build_schema(
         namespace: Mapping[str, Any] = vars(namespace_or_module)
     else:
         namespace = namespace_or_module
-    return _Builder(namespace, databases, source).build()
+    return _Builder(namespace, databases, source, frozenset(read_only)).build()
 
 
 def _run(path: Path, label: str) -> dict[str, Any]:
@@ -169,12 +180,16 @@ def _columns(hints: dict[str, Any]) -> dict[str, Any]:
 class _Builder:
     """One load: the namespace's object types, then their relations, then Query's root fields."""
 
-    def __init__(self, namespace: Mapping[str, Any], databases: Collection[str] | None, source: str) -> None:
+    def __init__(
+        self, namespace: Mapping[str, Any], databases: Collection[str] | None, source: str, read_only: frozenset[str]
+    ) -> None:
         self.source = source
         self.databases = None if databases is None else frozenset(databases)
+        self.read_only = read_only
         self.classes = _object_classes(namespace, source)
         self.hints = Hints(namespace, dict(self.classes))
         self.query = self.classes.pop("Query", None)
+        self.mutation = self.classes.pop("Mutation", None)
         self.types: dict[str, ObjectType] = {}
         self.virtual: dict[str, str] = {}  # virtual type -> the composite root field that builds it
         self.served: dict[str, str] = {}  # type -> the first field served by a database returning it
@@ -196,6 +211,7 @@ class _Builder:
             self.types[name] = replace(self.types[name], relations=relations)
             self._check_names(name, cls)
         query = self._root_fields() if self.query else ()
+        mutation = self._mutation_fields() if self.mutation else ()
         if not self.query:
             self.warnings.append("no @types.object class Query: the schema has no root fields")
         for name, field in self.served.items():
@@ -206,7 +222,7 @@ class _Builder:
                 )
         for name in self.virtual:
             self.types[name] = replace(self.types[name], virtual=True, table="")
-        return SchemaModel(self.types, query, tuple(self.warnings))
+        return SchemaModel(self.types, query, tuple(self.warnings), mutation, self.source)
 
     def _object_type(self, name: str, cls: type) -> ObjectType:
         declaration: ObjectDeclaration = vars(cls)[OBJECT_MARK]
@@ -273,6 +289,13 @@ class _Builder:
             fail("@database is applied more than once")
         return declarations[0] if declarations else None
 
+    def _read_declaration(self, method: Any, fail: Fail) -> DatabaseDeclaration | None:
+        """The `@database` of a root field or relation: `write_through=` is for mutations."""
+        declaration = self._declaration(method, fail)
+        if declaration is not None and declaration.write_through is not None:
+            fail("write_through= is for Mutation fields; a read has nothing to write")
+        return declaration
+
     def _returns(self, hints: dict[str, Any], fail: Fail) -> Shape:
         if "return" not in hints:
             fail(f"no return annotation; {_RETURNS}")
@@ -286,6 +309,8 @@ class _Builder:
             fail(f"type {shape.target.__name__!r} is not defined")
         if shape.target is self.query:
             fail("Query is the root type; no field returns it")
+        if shape.target is self.mutation:
+            fail("Mutation is the mutation root type; no field returns it")
         target = self.types.get(shape.target.__name__)
         if target is None or self.classes[target.name] is not shape.target:
             self._unsupported(annotation, "return annotation", _RETURNS, fail)
@@ -293,7 +318,7 @@ class _Builder:
 
     def _relation(self, owner: str, field: str, method: Any) -> Relation:
         fail = self.fail_at(owner, field)
-        declaration = self._declaration(method, fail)
+        declaration = self._read_declaration(method, fail)
         if declaration is None:
             fail("a method of an object type must be a relation decorated with @database(...)")
         hints = self.hints.of(method, fail)
@@ -328,7 +353,7 @@ class _Builder:
         fields: list[RootField] = []
         for field, method in _methods(self.query).items():
             fail = self.fail_at("Query", field)
-            declaration = self._declaration(method, fail)
+            declaration = self._read_declaration(method, fail)
             hints = self.hints.of(method, fail)
             shape = self._returns(hints, fail)
             if declaration is None and issubclass(shape.target, Undefined):
@@ -361,6 +386,37 @@ class _Builder:
                 )
             )
         self._check_names("Query", self.query)
+        return tuple(fields)
+
+    def _mutation_fields(self) -> tuple[MutationField, ...]:
+        assert self.mutation is not None
+        for field in _columns(self.hints.of(self.mutation, self.fail_at("Mutation"))):
+            self.fail_at("Mutation", field)("Mutation has no columns; a mutation field is a method")
+        fields: list[MutationField] = []
+        for field, method in _methods(self.mutation).items():
+            fail = self.fail_at("Mutation", field)
+            kind = mutation_kind(field, fail)
+            declaration = self._declaration(method, fail)
+            database = check_declaration(declaration, method, self.databases, self.read_only, fail)
+            assert declaration is not None
+            hints = self.hints.of(method, fail)
+            shape = self._returns(hints, fail)
+            target = self._target(shape, hints["return"], fail)
+            if not shape.many or shape.item_nullable:
+                fail(f"a mutation field returns list[{target.name}] (the rows it writes)")
+            self.served.setdefault(target.name, f"Mutation.{field}")
+            fields.append(
+                MutationField(
+                    name=field,
+                    graphql_name=to_camel(field),
+                    kind=kind,
+                    target=target.name,
+                    database=database,
+                    write_through=write_through(declaration, self.databases, fail),
+                    description=_doc(method),
+                )
+            )
+        self._check_names("Mutation", self.mutation)
         return tuple(fields)
 
     def _check_names(self, owner: str, cls: type) -> None:

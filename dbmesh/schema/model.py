@@ -20,6 +20,8 @@ __all__ = [
     "ArgumentKind",
     "Column",
     "FieldSource",
+    "MutationField",
+    "MutationKind",
     "ObjectType",
     "Relation",
     "RootField",
@@ -152,6 +154,29 @@ class RootField:
     description: str | None = None
 
 
+class MutationKind(enum.Enum):
+    """What a mutation field does, from its name's prefix (SPEC §10)."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class MutationField:
+    """A method of `Mutation`: writes rows of `target` to `database` (never a fallback: a write
+    goes to its one database or fails)."""
+
+    name: str
+    graphql_name: str
+    kind: MutationKind
+    target: str
+    database: str
+    # write_through= as declared (SPEC §11); recorded and checked, not applied yet.
+    write_through: tuple[str, ...] = ()
+    description: str | None = None
+
+
 @dataclass(frozen=True)
 class SchemaModel:
     types: dict[str, ObjectType]
@@ -159,6 +184,8 @@ class SchemaModel:
     # Things the loader left out, one line each (e.g. a composite root field whose type is not
     # defined), shown by `dbmesh check`.
     warnings: tuple[str, ...] = field(default=())
+    mutation: tuple[MutationField, ...] = ()
+    source: str = "<module>"  # the schema module, as named in errors
 
     def type(self, name: str) -> ObjectType:
         return self.types[name]
@@ -171,4 +198,7 @@ class SchemaModel:
         for s in sources:
             names.add(s.database)
             names.update(s.fallbacks)
+        for m in self.mutation:
+            names.add(m.database)
+            names.update(m.write_through)
         return names

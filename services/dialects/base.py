@@ -47,6 +47,9 @@ class Dialect:
     insert_returning = True
     update_returning = True
     delete_returning = True
+    # Whether an upsert can name its conflict columns (ON CONFLICT (cols)); else services.writes
+    # runs it as lock, insert and update by key.
+    named_conflict = True
 
     # --- text -----------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ value can be compared with it and the order is code-point order.
 NULLs sort first in MySQL whatever the direction; `order_term` adds `col IS NULL` to sort them
 last ascending and first descending (SPEC §4). OFFSET needs a LIMIT. UPDATE cannot end in RETURNING
 on MariaDB (INSERT and DELETE can), so writes lock and name the rows by primary key instead.
+ON DUPLICATE KEY UPDATE cannot name the conflict columns (any unique key fires it), so upserts
+do not use it: `services.writes` locks, inserts and updates by the named key (`named_conflict`).
 
 Types: `mysql_logical` reads information_schema's types as the contract's logical types; booleans
 (tinyint(1)) bind as 1/0, timestamps as naive UTC (the session's time zone is +00:00).
@@ -92,6 +94,7 @@ class MysqlDialect(Dialect):
     max_params = 65535
     like_escape = " ESCAPE '\\\\'"
     update_returning = False
+    named_conflict = False  # ON DUPLICATE KEY fires on any unique key: services.writes emulates
 
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``").replace("%", "%%") + "`"

@@ -32,6 +32,7 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.constraints import mysql_constraint
 from dbmesh.services.dialects.mysql import MysqlDialect, exact_collation, json_checked_column, mysql_logical
 from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
@@ -454,6 +455,8 @@ class MysqlEngine(Engine):
                     return Unavailable(f"{where} is unreachable ({_os_reason(cause)})")
             if code in _READ_ONLY:
                 return ReadOnly(self.config.name, f"error {code}: {message}")
+            if error in (AlreadyExists, ConstraintViolation):
+                return error(mysql_constraint(self.config.name, code, message))
             return error(f"{where}: error {code}: {message}")
         if isinstance(exc, TimeoutError):
             return DeadlineExceeded(f"{where}: no answer within {self.timeout:g}s")

@@ -28,6 +28,7 @@ import asyncpg.exceptions as pg
 
 from dbmesh.config import DatabaseConfig
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.constraints import postgres_constraint
 from dbmesh.services.dialects.postgresql import ICU_ROOT, PostgresDialect
 from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
@@ -359,9 +360,9 @@ class PostgresEngine(Engine):
         if isinstance(exc, pg.QueryCanceledError):
             return DeadlineExceeded(f"{where}: statement exceeded {self.timeout:g}s")
         if isinstance(exc, pg.UniqueViolationError):
-            return AlreadyExists(_server_message(exc))
+            return AlreadyExists(postgres_constraint(self.config.name, exc))
         if isinstance(exc, pg.IntegrityConstraintViolationError):
-            return ConstraintViolation(_server_message(exc))
+            return ConstraintViolation(postgres_constraint(self.config.name, exc))
         if isinstance(exc, pg.ReadOnlySQLTransactionError):
             return ReadOnly(self.config.name, _server_message(exc))
         if isinstance(exc, pg.InsufficientPrivilegeError):

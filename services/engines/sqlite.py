@@ -234,10 +234,10 @@ class SqliteEngine(Engine):
         if isinstance(exc, ResolverError):
             return exc
         message = str(exc)
-        if isinstance(exc, sqlite3.IntegrityError):
+        if isinstance(exc, sqlite3.IntegrityError):  # SQLite's texts name columns, never values
             if "UNIQUE" in message or "PRIMARY KEY" in message:
-                return AlreadyExists(message)
-            return ConstraintViolation(message)
+                return AlreadyExists(f"database {self.config.name!r}: {message}")
+            return ConstraintViolation(f"database {self.config.name!r}: {message}")
         if isinstance(exc, sqlite3.OperationalError):
             if "interrupted" in message:
                 return DeadlineExceeded(f"statement exceeded {self.timeout:g}s")
