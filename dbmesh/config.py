@@ -237,7 +237,7 @@ class RouterConfig:
     breaker_failures: int = 3
     breaker_reset_secs: float = 5.0
     document_cache_size: int = 512
-    # Limits on what one request may ask (docs/reference.md §14). None: no limit.
+    # Limits on what one request may ask (docs/reference.md §14). default_limit None: no limit.
     max_aliases: int = 30
     max_root_fields: int = 20
     max_limit: int = 10_000
@@ -445,6 +445,10 @@ def _parse_router(table: _Table) -> RouterConfig:
     if tracing is not None and tracing not in _TRACING_MODES:
         known = ", ".join(_TRACING_MODES)
         raise table.error(f"unknown tracing mode {tracing!r} (known: {known})", "tracing")
+    max_limit = table.integer("max_limit", default.max_limit, minimum=1)
+    default_limit = table.optional_integer("default_limit", minimum=1)
+    if default_limit is not None and default_limit > max_limit:
+        raise table.error(f"must be at most max_limit ({max_limit}), got {default_limit}", "default_limit")
     return RouterConfig(
         host=table.string("host") or default.host,
         port=table.integer("port", default.port, minimum=0, maximum=65535),
@@ -458,8 +462,8 @@ def _parse_router(table: _Table) -> RouterConfig:
         document_cache_size=table.integer("document_cache_size", default.document_cache_size, minimum=0),
         max_aliases=table.integer("max_aliases", default.max_aliases, minimum=1),
         max_root_fields=table.integer("max_root_fields", default.max_root_fields, minimum=1),
-        max_limit=table.integer("max_limit", default.max_limit, minimum=1),
-        default_limit=table.optional_integer("default_limit", minimum=1),
+        max_limit=max_limit,
+        default_limit=default_limit,
         max_cost=table.integer("max_cost", default.max_cost, minimum=1),
         max_body_bytes=table.integer("max_body_bytes", default.max_body_bytes, minimum=1024),
         max_batch_operations=table.integer("max_batch_operations", default.max_batch_operations, minimum=1),

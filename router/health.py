@@ -179,17 +179,19 @@ class HealthMonitor:
             for h in self.health.values()
         }
 
+    def _serving(self, name: str) -> bool:
+        """Reachable and in service (not kept out for a schema mismatch)."""
+        return self.health[name].connected and name not in self.traffic.refused
+
     def not_ready(self) -> list[str]:
         """Databases that are down with a field they serve and no live fallback (`/readyz`)."""
         sources = [f.source for f in self.model.query if f.source]
         sources += [r.source for t in self.model.types.values() for r in t.relations]
         problems = []
         for name, h in self.health.items():
-            if h.connected and name not in self.traffic.refused:
+            if self._serving(name):
                 continue
-            uncovered = [
-                s for s in sources if s.database == name and not any(self.health[f].connected for f in s.fallbacks)
-            ]
+            uncovered = [s for s in sources if s.database == name and not any(map(self._serving, s.fallbacks))]
             if uncovered:
                 problems.append(f"{name}: {h.error or 'unreachable'}")
         return problems

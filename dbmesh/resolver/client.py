@@ -69,9 +69,13 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
     if code == grpc.StatusCode.UNAVAILABLE:
         if "failed to connect" in details.lower() or "connection refused" in details.lower():
             details = "its resolver cannot be reached"
-        return CallError(
-            database, "DATABASE_UNAVAILABLE", f"database {database!r} is unavailable: {details}", unavailable=True
+        # The resolver's own messages already name the database ("database 'x' ... is unreachable").
+        message = (
+            details
+            if details.startswith(f"database {database!r}")
+            else f"database {database!r} is unavailable: {details}"
         )
+        return CallError(database, "DATABASE_UNAVAILABLE", message, unavailable=True)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CallError(
             database, "DATABASE_TIMEOUT", f"database {database!r} did not answer in time", unavailable=True
