@@ -2,6 +2,9 @@
 in database `main`, written through Mutation; `ledger` is a second writable database (for a
 cross-database operation), `archive` a read-only one that Query may read."""
 
+from decimal import Decimal
+from uuid import UUID
+
 from dbmesh import database, types
 
 
