@@ -290,3 +290,39 @@ def test_a_mutation_of_a_read_only_database_is_a_schema_error() -> None:
     with pytest.raises(SchemaError) as raised:
         Router(config, load_schema(SCHEMA, ["main", "ledger"]))
     assert str(raised.value) == message
+
+
+@pytest.fixture
+async def cross_mesh(request: pytest.FixtureRequest) -> AsyncIterator[Mesh]:
+    """`main` on PostgreSQL and `ledger` on MariaDB: an operation writing both is two-phase."""
+    main = Tables.server(request.getfixturevalue("pg_database"))
+    ledger = Tables.server(request.getfixturevalue("mysql_database"))
+    await main.create()
+    await ledger.create()
+    running = await InProcessMesh({"main": main.settings, "ledger": ledger.settings}, SCHEMA).start()
+    try:
+        assert await running.post(SEED) == {"data": {"insertCustomers": {"affectedRows": 2}}}
+        yield Mesh(running, main, ledger)
+    finally:
+        await running.stop()
+
+
+async def test_a_transfer_across_postgresql_and_mariadb(cross_mesh: Mesh) -> None:
+    mesh = cross_mesh
+    body = await mesh.post(TRANSFER.replace("affectedRows }", "affectedRows returning { balance } }", 1))
+    assert body == {
+        "data": {
+            "updateCustomers": {"affectedRows": 1, "returning": [{"balance": 0}]},
+            "insertEntries": {"affectedRows": 1},
+        }
+    }
+    assert (await mesh.customers())[1][3] == 0
+    assert [(_lower(r[0]), r[1]) for r in await mesh.ledger.run("SELECT id, account FROM entries")] == [(ORDER, "bob")]
+    # The same entry again: MariaDB refuses its key, and PostgreSQL's update is rolled back too.
+    again = await mesh.post(TRANSFER.replace("balance: 0", "balance: 99"))
+    assert [e["extensions"]["code"] for e in again["errors"]] == ["TRANSACTION_ABORTED", "CONSTRAINT_VIOLATION"]
+    assert again["errors"][1]["message"] == "database 'ledger': unique constraint 'PRIMARY' violated"
+    assert (await mesh.customers())[1][3] == 0
+    assert len(await mesh.ledger.run("SELECT id FROM entries")) == 1
+    assert await mesh.main.run("SELECT gid FROM pg_prepared_xacts") == []
+    assert await mesh.ledger.run("XA RECOVER") == []
