@@ -36,3 +36,28 @@ def test_guide_queries_validate_against_it() -> None:
     assert validate(schema, parse(query)) == []
     health = "query FederationHealth { databaseStatus { name connected latency_ms last_check } }"
     assert validate(schema, parse(health)) == []
+
+
+MUTATIONS = HERE / "mutation_schema.py"
+MUTATIONS_SNAPSHOT = HERE / "samples" / "mutation_schema.graphql"
+
+
+def test_mutation_schema_sdl_snapshot() -> None:
+    """The Mutation type and the input, enum and result types of the types it writes
+    (docs/reference.md §10), exactly; DBMESH_UPDATE_SNAPSHOTS=1 rewrites it."""
+    schema, _ = build_graphql_schema(load_schema(MUTATIONS, ["main", "ledger"]))
+    sdl = print_schema(schema) + "\n"
+    if os.environ.get("DBMESH_UPDATE_SNAPSHOTS") == "1":
+        MUTATIONS_SNAPSHOT.write_text(sdl)
+    assert sdl == MUTATIONS_SNAPSHOT.read_text()
+    for line in (
+        "  insertCustomers(objects: [CustomerInsert!]!, onConflict: CustomerOnConflict): CustomerMutationResult",
+        "  updateCustomers(where: CustomerWhere!, set: CustomerSet): CustomerMutationResult",
+        "  deleteCustomers(where: CustomerWhere!): CustomerMutationResult",
+        "  columns: [CustomerColumn!]!",
+        "  update: [CustomerColumn!]!",
+        "  affectedRows: Int!",
+        "  returning: [Customer!]!",
+    ):
+        assert line in sdl.splitlines()
+    build_schema(sdl)
