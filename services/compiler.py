@@ -11,11 +11,17 @@ variables runs one statement per set (correct, not batched; the router never ask
 Order is total: the requested order, then the primary key as a tie-breaker, so every engine
 returns the same rows in the same order. Every value is bound; every identifier was checked
 against the catalog.
+
+A batched request's shape (the request minus its variable sets: what relation fetches repeat with
+new keys) is worked out once per `ShapeCache`: the collection as this request reads it, the
+columns, the order and how the predicate splits into keys and the rest; only the keys are new on
+every call (bench/results/peer-round1.md has what it saves).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +32,7 @@ from dbmesh.services.dialects.base import Dialect, Params
 from dbmesh.services.errors import InvalidArgument
 from dbmesh.services.values import from_proto, reader
 
-__all__ = ["CompiledQuery", "SqlStatement", "compile_predicate", "compile_query"]
+__all__ = ["CompiledQuery", "ShapeCache", "SqlStatement", "compile_predicate", "compile_query"]
 
 ROW_NUMBER = "dbmesh_rn"
 
@@ -308,14 +314,80 @@ def _with_uuid_columns(request: pb.QueryRequest, collection: CollectionInfo) -> 
     return replace(collection, columns=columns)
 
 
-def compile_query(request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect) -> CompiledQuery:
+_Split = tuple[list[pb.Comparison], list[pb.Expression]] | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a request's shape alone decides: `shape.request` is the request without its variable
+    sets, `split` how its predicate uses the variables (see `_split_keys`)."""
+
+    source: CollectionInfo
+    shape: _Shape
+    split: _Split
+
+
+def _prepare(request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect, batched: bool) -> _Prepared:
+    source = collection
     collection = _with_uuid_columns(request, collection)
     columns = [collection.column(c.name) for c in request.columns]
     shape = _Shape(request, collection, dialect, columns, _order(request, collection))
+    split = _split_keys(request.predicate if request.HasField("predicate") else None) if batched else None
+    return _Prepared(source, shape, split)
+
+
+def _without_variables(request: pb.QueryRequest) -> pb.QueryRequest:
+    shape = pb.QueryRequest(collection=request.collection, columns=request.columns, order_by=request.order_by)
+    if request.HasField("predicate"):
+        shape.predicate.CopyFrom(request.predicate)
+    if request.HasField("limit"):
+        shape.limit = request.limit
+    if request.HasField("offset"):
+        shape.offset = request.offset
+    return shape
+
+
+class ShapeCache:
+    """The last `size` shapes of batched requests, by collection and serialized shape. An entry
+    is used only for the very collection object it was made from, so a catalog refreshed by
+    GetSchema starts afresh."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, bytes], _Prepared] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def prepared(self, request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect) -> _Prepared:
+        shape = _without_variables(request)
+        key = (request.collection, shape.SerializeToString(deterministic=True))
+        entry = self._entries.get(key)
+        if entry is not None and entry.source is collection and entry.shape.dialect is dialect:
+            self._entries.move_to_end(key)
+            return entry
+        entry = _prepare(shape, collection, dialect, batched=True)
+        self._entries[key] = entry
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return entry
+
+
+def compile_query(
+    request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect, cache: ShapeCache | None = None
+) -> CompiledQuery:
+    """The statements of `request`; a batched request's shape comes from `cache` when given."""
     sets = list(request.variables)
+    prepared = (
+        cache.prepared(request, collection, dialect)
+        if cache is not None and sets
+        else _prepare(request, collection, dialect, batched=bool(sets))
+    )
+    shape = prepared.shape
+    columns = shape.columns
     if not sets:
         return CompiledQuery([_plain_statement(shape)], columns, 0, [], [()], 1)
-    split = _split_keys(request.predicate if request.HasField("predicate") else None)
+    split = prepared.split
     if split is None:
         statements = [_plain_statement(shape, s.values) for s in sets]
         return CompiledQuery(statements, columns, 0, [], [() for _ in sets], len(sets), per_set=True)
