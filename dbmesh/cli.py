@@ -1,4 +1,5 @@
-"""The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, plan, health.
+"""The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, plan, health,
+transactions.
 
 Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
 file, key or line), never a traceback: `main` is the single place exceptions become that line.
@@ -81,6 +82,21 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--variables", help="variables as a JSON object (they matter only to @skip/@include)")
 
+    transactions = commands.add_parser(
+        "transactions",
+        help="list in-doubt and recently decided cross-database transactions; --recover resolves them",
+        description="List dbmesh's in-doubt (prepared) transactions in every PostgreSQL and MySQL database and the "
+        "coordinator log's recent decisions (docs/reference.md §10). Needs the resolvers running at the "
+        "databases' `resolver` addresses.",
+        epilog="exit status: 0 listed, or (--recover) every in-doubt transaction resolved; 1 an error (bad "
+        "config, a resolver or database unreachable); 3 (--recover) some left in doubt (their router is "
+        "alive, or a participant could not be finished now).",
+    )
+    with_config(transactions, schema=False)
+    transactions.add_argument(
+        "--recover", action="store_true", help="resolve every in-doubt transaction and print what was done"
+    )
+
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
     target.add_argument(
@@ -127,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         return _arun(commands.check(args.config, args.schema, offline=args.offline))
     if args.command == "plan":
         return commands.plan(args.config, args.schema, args.query, as_json=args.json, variables=args.variables)
+    if args.command == "transactions":
+        return _arun(commands.transactions(args.config, recover=args.recover))
     if args.command == "health":
         return _arun(commands.health(args.url, args.resolver, args.timeout))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

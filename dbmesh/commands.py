@@ -21,7 +21,7 @@ from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.schema import SchemaModel, load_schema
 
-__all__ = ["check", "demo", "health", "plan", "resolver", "router", "up"]
+__all__ = ["check", "demo", "health", "plan", "resolver", "router", "transactions", "up"]
 
 log = logging.getLogger("dbmesh")
 
@@ -335,3 +335,47 @@ async def health(url: str | None, resolver_address: str | None, timeout: float) 
     if answer.status != health_pb2.HealthCheckResponse.SERVING:
         raise DbmeshError(f"resolver {resolver_address}: not serving")
     return 0
+
+
+async def transactions(config_path: str, *, recover: bool) -> int:
+    """`dbmesh transactions`: in-doubt and recent transactions, or (`recover`) resolve the in-doubt
+    ones, one line each (docs/reference.md §10). Exit 3 when `recover` leaves some in doubt."""
+    from dbmesh.coordinator import Coordinator
+    from dbmesh.resolver.client import CallError, ResolverClient
+
+    config = load_config(config_path)
+    missing = [d.name for d in config.databases if not d.resolver]
+    if missing:
+        raise ConfigError(
+            f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh transactions needs one per"
+            " database)"
+        )
+    clients = {d.name: ResolverClient(d) for d in config.databases}
+    coordinator = Coordinator(config, clients)
+    try:
+        if recover:
+            resolutions = await coordinator.recover(strict=True)
+            for resolution in resolutions:
+                print(resolution.line())
+            if not resolutions:
+                print("no transactions in doubt")
+            return 3 if any(r.action.startswith(("left", "failed", "lost")) for r in resolutions) else 0
+        in_doubt = await coordinator.in_doubt(strict=True)
+        for item in in_doubt:
+            owner = "alive" if item.owner_alive else "gone"
+            print(
+                f"in doubt: {item.global_id} on {item.database} (transaction {item.transaction_id},"
+                f" decision {item.decision}, coordinator {item.owner} {owner})"
+            )
+        if not in_doubt:
+            print("no transactions in doubt")
+        for entry in await coordinator.history():
+            state = "finished" if entry.finished_at is not None else "unfinished"
+            databases = ", ".join(p.database for p in entry.participants) or "-"
+            print(f"{entry.decision}: transaction {entry.transaction_id} ({state}; {databases})")
+        return 0
+    except CallError as exc:
+        raise DbmeshError(exc.message) from None
+    finally:
+        for client in clients.values():
+            await client.close()

@@ -8,7 +8,8 @@ waiting), each on a connection of the engine's transaction pool, never of the re
 idle for longer than `transaction_idle_secs` (its caller went away) is rolled back and its
 connection returned, so a crashed or hostile caller cannot hold connections or locks for ever.
 Prepared transactions are the engine's: they outlive this process and are committed or rolled back
-by global id (see `Engine.commit_prepared`, `Engine.recover`).
+by global id (see `Engine.commit_prepared`, `Engine.recover`); `Engine.recover` lists only dbmesh's,
+of its own database (`is_dbmesh_global_id`).
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ from dataclasses import dataclass, field
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import InvalidArgument, NotFound, ResourceExhausted
 
-__all__ = ["GLOBAL_ID", "Transaction", "Transactions", "check_global_id"]
+__all__ = ["GLOBAL_ID", "GLOBAL_ID_PREFIX", "Transaction", "Transactions", "check_global_id", "is_dbmesh_global_id"]
 
 log = logging.getLogger("dbmesh.resolver")
 
 # Global ids end up in statements that take no parameters (PREPARE TRANSACTION 'gid', XA START
 # 'gid'), so they are restricted to characters that cannot break out of a string literal.
 GLOBAL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+# dbmesh's prepared transactions carry this prefix (the coordinator names them `dbmesh.<...>`):
+# Recover lists only those, so recovery never sees what other programs prepared in the database.
+GLOBAL_ID_PREFIX = "dbmesh"
+
+
+def is_dbmesh_global_id(global_id: str) -> bool:
+    """Is `global_id` one of dbmesh's (its prefix, and a valid global id)?"""
+    return global_id.startswith(GLOBAL_ID_PREFIX) and GLOBAL_ID.fullmatch(global_id) is not None
 
 
 def check_global_id(global_id: str) -> str:

@@ -111,15 +111,16 @@ class Coordinator:
         except CallError as exc:
             log.warning("recovery could not run now: %s", exc.detail)
 
-    async def recover(self) -> list[Resolution]:
+    async def recover(self, strict: bool = False) -> list[Resolution]:
         """Resolve every in-doubt transaction that is not in flight in a live coordinator; what
-        was done, one entry per prepared transaction."""
-        return await self._recovery.run()
+        was done, one entry per prepared transaction. A database whose resolver cannot list its
+        prepared transactions is skipped until the next round (`strict`: its CallError raises)."""
+        return await self._recovery.run(strict)
 
-    async def in_doubt(self) -> list[InDoubt]:
+    async def in_doubt(self, strict: bool = False) -> list[InDoubt]:
         """dbmesh's prepared transactions in every PostgreSQL and MySQL database, with what the
-        log says of each."""
-        return await self._recovery.in_doubt()
+        log says of each (`strict` as for `recover`)."""
+        return await self._recovery.in_doubt(strict)
 
     async def history(self, limit: int = 100) -> list[LogEntry]:
         """The newest transactions of the coordinator log (decided, finished or not)."""

@@ -159,7 +159,7 @@ class DecisionLog:
         """The newest rows, newest first."""
         await self.ensure()
         request = query(TRANSACTIONS, _ENTRY_COLUMNS, limit=limit)
-        request.order_by[:] = [pb.OrderBy(column="created_at", direction=pb.DIRECTION_DESC)]
+        request.order_by.append(pb.OrderBy(column="created_at", direction=pb.DIRECTION_DESC))
         return [_entry(r) for r in rows(await self.client.query(request), _ENTRY_COLUMNS)]
 
     async def prune(self, older_than_ms: int) -> None:

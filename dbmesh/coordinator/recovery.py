@@ -95,12 +95,16 @@ class Recovery:
         writable = [d for d in self.c.config.databases if not d.read_only]
         return self.c.log is not None and len(writable) > 1
 
-    async def _scan(self) -> _Scan:
+    async def _scan(self, strict: bool) -> _Scan:
+        """Every PostgreSQL/MySQL database's prepared transactions; one that cannot be listed is
+        skipped (logged), or raises when `strict`."""
         scan = _Scan(defaultdict(list), set())
         for database in self._databases():
             try:
                 listed = await self.c.clients[database].recover()
             except CallError as exc:
+                if strict:
+                    raise
                 log.warning("recovery: cannot list prepared transactions of %s: %s", database, exc.detail)
                 continue
             scan.answered.add(database)
@@ -114,8 +118,8 @@ class Recovery:
     async def _live_owners(self) -> set[str]:
         return await self.c.log.live_owners() if self.c.log is not None else set()
 
-    async def in_doubt(self) -> list[InDoubt]:
-        scan = await self._scan()
+    async def in_doubt(self, strict: bool = False) -> list[InDoubt]:
+        scan = await self._scan(strict)
         live = await self._live_owners() if scan.prepared else set()
         found = []
         for transaction_id, branches in scan.prepared.items():
@@ -165,8 +169,8 @@ class Recovery:
         again = await self.c.log.get(transaction_id)
         return await self._known_decision(again) or ABORT
 
-    async def run(self) -> list[Resolution]:
-        scan = await self._scan()
+    async def run(self, strict: bool = False) -> list[Resolution]:
+        scan = await self._scan(strict)
         if not scan.prepared and not self._log_needed():
             return []
         live = await self._live_owners()

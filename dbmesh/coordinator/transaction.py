@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dbmesh.coordinator._faults import crash_point
 from dbmesh.coordinator.errors import TransactionAborted
 from dbmesh.coordinator.ids import global_id, new_transaction_id
 from dbmesh.resolver.client import CallError, ResolverClient
@@ -76,6 +77,16 @@ class Transaction:
         sent.transaction_id = participant.transaction_id
         return await participant.client.mutate(sent)
 
+    async def query(self, database: str, request: pb.QueryRequest) -> pb.QueryResponse:
+        """A read inside this transaction: it sees the operation's own writes (Begin on
+        `database` the first time, as for `mutate`)."""
+        self._check_open()
+        participant = self._participants.get(database) or await self._join(database)
+        sent = pb.QueryRequest()
+        sent.CopyFrom(request)
+        sent.transaction_id = participant.transaction_id
+        return await participant.client.query(sent)
+
     async def _join(self, database: str) -> Participant:
         coordinator = self._coordinator
         client = coordinator.clients[database]
@@ -88,6 +99,7 @@ class Transaction:
             gid = global_id(self.id, len(self._participants) + 1)
         participant = Participant(database, client, await client.begin(gid), gid)
         self._participants[database] = participant
+        crash_point(f"begun:{len(self._participants)}")
         return participant
 
     async def commit(self) -> None:
@@ -121,7 +133,7 @@ async def rollback_all(participants: Iterable[Participant]) -> None:
     """Roll back open and prepared participants. A failure is logged, not raised: an open
     transaction left behind is rolled back by its resolver once idle, a prepared one by recovery
     (presumed abort: it has no commit decision)."""
-    for p in participants:
+    for number, p in enumerate(participants, 1):
         try:
             if p.prepared:
                 await p.client.finish_prepared(p.global_id, commit=False)
@@ -129,3 +141,4 @@ async def rollback_all(participants: Iterable[Participant]) -> None:
                 await p.client.rollback(p.transaction_id)
         except CallError as exc:
             log.warning("rolling back %s on %s failed: %s", p.global_id or p.transaction_id, p.database, exc.detail)
+        crash_point(f"rolled-back:{number}")

@@ -16,12 +16,16 @@ PREPARE it is closed, which detaches the prepared transaction from the session (
 keeps it, and it survives a server restart) so that any resolver process can commit or roll it
 back by global id. MariaDB detaches it a moment after the disconnect and rolls back a prepared
 branch that changed nothing (XA COMMIT then reports XA_RBROLLBACK: there was nothing to commit).
+XA ids are server-wide, so every branch this engine starts is marked as its database's: the XA id
+is (global id, branch qualifier = the database's name, format id `XA_FORMAT`), and Recover lists
+only dbmesh's global ids with that mark, never other databases' or other programs' transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,7 +51,7 @@ from dbmesh.services.errors import (
     ResolverError,
     Unavailable,
 )
-from dbmesh.services.transactions import GLOBAL_ID
+from dbmesh.services.transactions import is_dbmesh_global_id
 
 __all__ = ["MysqlEngine"]
 
@@ -57,6 +61,7 @@ _SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_IN_DATE,NO_ZER
 _DETACH_WAIT_SECS = 2.0
 
 _XAER_NOTA = 1397
+XA_FORMAT = 0x64626D  # "dbm": the format id of dbmesh's XA branches (MySQL's default is 1)
 _XA_ROLLED_BACK = frozenset({1402, 1613, 1614})  # XA_RBROLLBACK, XA_RBTIMEOUT, XA_RBDEADLOCK
 # Server errors by contract error; client errors (2000-2999: cannot connect, gone away, lost) are
 # UNAVAILABLE too.
@@ -73,6 +78,7 @@ _ERRORS: dict[int, type[ResolverError]] = {
 
 
 _READ_ONLY = frozenset((1290, 1792, 1836))  # --read-only, a read-only transaction, read-only mode
+_XID = f"%(p1)s, %(p2)s, {XA_FORMAT}"  # an XA id: global id, branch qualifier, format id
 
 
 def _code(exc: BaseException) -> int:
@@ -345,13 +351,13 @@ class MysqlEngine(Engine):
         if not global_id:
             await own.execute("BEGIN", [])
             return
-        await own.execute("XA START %(p1)s", [global_id])
+        await own.execute(f"XA START {_XID}", self._xid(global_id))
         own.xa_id = global_id
 
     async def prepare(self, conn: Connection, global_id: str) -> None:
         own = self._own(conn)
-        await own.execute("XA END %(p1)s", [global_id])
-        await own.execute("XA PREPARE %(p1)s", [global_id])
+        await own.execute(f"XA END {_XID}", self._xid(global_id))
+        await own.execute(f"XA PREPARE {_XID}", self._xid(global_id))
         own.xa_prepared = True
 
     async def commit(self, conn: Connection) -> None:
@@ -359,8 +365,8 @@ class MysqlEngine(Engine):
         if not own.xa_id:
             await own.execute("COMMIT", [])
             return
-        await own.execute("XA END %(p1)s", [own.xa_id])
-        await own.execute("XA COMMIT %(p1)s ONE PHASE", [own.xa_id])
+        await own.execute(f"XA END {_XID}", self._xid(own.xa_id))
+        await own.execute(f"XA COMMIT {_XID} ONE PHASE", self._xid(own.xa_id))
         own.xa_id = ""
 
     async def rollback(self, conn: Connection) -> None:
@@ -369,9 +375,9 @@ class MysqlEngine(Engine):
             await own.execute("ROLLBACK", [])
             return
         with contextlib.suppress(pymysql.err.OperationalError):  # already ended, or rolled back
-            await own.execute("XA END %(p1)s", [own.xa_id])
+            await own.execute(f"XA END {_XID}", self._xid(own.xa_id))
         try:
-            await own.execute("XA ROLLBACK %(p1)s", [own.xa_id])
+            await own.execute(f"XA ROLLBACK {_XID}", self._xid(own.xa_id))
         except pymysql.err.MySQLError as exc:
             if _code(exc) not in _XA_ROLLED_BACK:
                 raise
@@ -391,7 +397,7 @@ class MysqlEngine(Engine):
         async with self.connection() as conn:
             while True:
                 try:
-                    await conn.execute(f"XA {verb} %(p1)s", [global_id])
+                    await conn.execute(f"XA {verb} {_XID}", self._xid(global_id))
                     return
                 except pymysql.err.MySQLError as exc:
                     if _code(exc) in _XA_ROLLED_BACK:
@@ -413,14 +419,25 @@ class MysqlEngine(Engine):
         async with self.connection() as conn:
             return await self._recover(conn)
 
+    def _branch(self) -> str:
+        """The branch qualifier of this database's XA ids: its name (a digest past 64 bytes)."""
+        name = self.config.database or ""
+        return name if len(name.encode()) <= 64 else hashlib.sha256(name.encode()).hexdigest()
+
+    def _xid(self, global_id: str) -> list[Any]:
+        return [global_id, self._branch()]
+
     async def _recover(self, conn: Connection) -> list[tuple[str, str]]:
-        """XA RECOVER lists the server's prepared transactions (of every database: XA ids are
-        global); only ids this contract can name are reported. MariaDB has no prepare time."""
+        """XA RECOVER lists the server's prepared transactions, of every database and program (XA
+        ids are server-wide); only dbmesh's branches of this database are reported (see the
+        module docstring). MariaDB has no prepare time."""
         found = []
-        for _format, gtrid_length, _bqual_length, data in await conn.fetch("XA RECOVER", []):
+        branch = self._branch()
+        for format_id, gtrid_length, bqual_length, data in await conn.fetch("XA RECOVER", []):
             raw = data if isinstance(data, bytes) else str(data).encode()
-            gid = raw[: int(gtrid_length)].decode("utf-8", "replace")
-            if GLOBAL_ID.fullmatch(gid):
+            gtrid, bqual = raw[: int(gtrid_length)], raw[int(gtrid_length) : int(gtrid_length) + int(bqual_length)]
+            gid = gtrid.decode("utf-8", "replace")
+            if int(format_id) == XA_FORMAT and bqual == branch.encode() and is_dbmesh_global_id(gid):
                 found.append((gid, ""))
         return found
 

@@ -44,6 +44,7 @@ from dbmesh.services.errors import (
     Unavailable,
     Unimplemented,
 )
+from dbmesh.services.transactions import is_dbmesh_global_id
 
 __all__ = ["PostgresEngine", "pg_logical", "pg_precision"]
 
@@ -412,7 +413,11 @@ class PostgresEngine(Engine):
                 "ORDER BY prepared, gid",
                 [],
             )
-        return [(str(gid), at.astimezone(UTC).isoformat().replace("+00:00", "Z")) for gid, at in rows]
+        return [
+            (str(gid), at.astimezone(UTC).isoformat().replace("+00:00", "Z"))
+            for gid, at in rows
+            if is_dbmesh_global_id(str(gid))
+        ]
 
 
 def _server_message(exc: BaseException) -> str:
