@@ -28,7 +28,8 @@ log = logging.getLogger("dbmesh")
 
 def _load(config_path: str, schema_path: str) -> tuple[Config, SchemaModel]:
     config = load_config(config_path)
-    model = load_schema(schema_path, [d.name for d in config.databases])
+    read_only = [d.name for d in config.databases if d.read_only]
+    model = load_schema(schema_path, [d.name for d in config.databases], read_only=read_only)
     return config, model
 
 
