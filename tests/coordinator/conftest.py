@@ -5,6 +5,7 @@ to run and kill."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -12,7 +13,6 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bank import PG, Bank, bank_config
@@ -61,9 +61,10 @@ class World:
             command, env=env, cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def run_driver(self, first: int, last: int, *args: str, crash_at: str = "") -> tuple[int, str, str]:
+    async def run_driver(self, first: int, last: int, *args: str, crash_at: str = "") -> tuple[int, str, str]:
+        """Run a driver to its end (the resolvers live in this event loop: it keeps serving)."""
         proc = self.driver(first, last, *args, crash_at=crash_at)
-        out, err = proc.communicate(timeout=120)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=300)
         return proc.returncode, out, err
 
 
@@ -109,5 +110,3 @@ async def world(tmp_path: Path, pg_database: DatabaseInfo, mysql_database: Datab
     """PostgreSQL + MariaDB + SQLite."""
     async for found in _world(tmp_path, pg_database, mysql_database, sqlite=True):
         yield found
-
-

@@ -1,5 +1,5 @@
 """A coordinator process for the crash tests: `python -m transfer_driver CONFIG FIRST LAST
-[--amount N] [--order bank_pg,bank_my] [--fail field|prepare] [--settle]`.
+[--amount N (0: 1 + ID % 13)] [--order bank_pg,bank_my] [--fail field|prepare] [--settle]`.
 
 It builds a Coordinator over the real resolvers named in CONFIG, starts it (recovery runs once,
 then periodically), with `--settle` first waits until no dbmesh transaction is in doubt (the
@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 
-from bank import PG, transfer
+from bank import MY, PG, transfer
 
 from dbmesh.config import load_config
 from dbmesh.coordinator import Coordinator
@@ -48,12 +48,13 @@ async def main(argv: list[str]) -> int:
     await coordinator.start()
     if args.settle:
         await _settle(coordinator, 60.0)
-    order = args.order.split(",") if args.order else [PG] + [d for d in clients if d != PG]
+    order = args.order.split(",") if args.order else [PG, MY]
     for transfer_id in range(args.first, args.last):
         print(f"start {transfer_id}", flush=True)
         tx = coordinator.begin(order)
         try:
-            await transfer(tx, transfer_id, args.amount, order=order, fail=args.fail)
+            amount = args.amount or 1 + transfer_id % 13
+            await transfer(tx, transfer_id, amount, order=order, fail=args.fail)
             await tx.commit()
         except CodedError as exc:
             await tx.rollback()
