@@ -7,8 +7,9 @@
   they are, which the contract spells as updating only conflict columns (to the values they
   already have): the resolvers then insert or skip, never update, and count and return only the
   rows they inserted.
-- `updateX(where:, set:)` and `deleteX(where:)`: one request each. A `where` that names no
-  condition would write every row; it is refused, as are an update that sets nothing and an
+- `updateX(where:, set:, inc:)` and `deleteX(where:)`: one request each (`inc`: amounts added
+  to numeric columns; a column is in `set` or in `inc`, not both, and an amount is never null). A `where` that names no
+  condition would write every row; it is refused, as are an update that changes nothing and an
   `onConflict` without columns. Each refusal is a BAD_USER_INPUT naming the field.
 """
 
@@ -41,9 +42,15 @@ def mutate_requests(step: Mutate, index: SchemaIndex, arguments: Mapping[str, An
     predicate = _predicate(target, arguments.get("where") or {}, field)
     if step.operation == "update":
         values = _values(target, arguments.get("set") or {})
-        if not values:
-            raise BadUserInput(f"{field}: set names no column to change")
-        update = pb.Update(predicate=predicate, set=values)
+        amounts = _values(target, arguments.get("inc") or {})
+        if not values and not amounts:
+            raise BadUserInput(f"{field}: set and inc name no column to change")
+        both = sorted(set(values) & set(amounts))
+        if both:
+            raise BadUserInput(f"{field}: column {both[0]!r} is both in set and in inc; name it in one")
+        if any(v.WhichOneof("kind") == "null" for v in amounts.values()):
+            raise BadUserInput(f"{field}: inc takes amounts to add, not null")
+        update = pb.Update(predicate=predicate, set=values, inc=amounts)
         return [pb.MutateRequest(collection=step.collection, update=update, returning=returning)]
     delete = pb.Delete(predicate=predicate)
     return [pb.MutateRequest(collection=step.collection, delete=delete, returning=returning)]

@@ -9,7 +9,7 @@ For each object type `T` a mutation field writes, and only for those:
     type  TMutationResult { affectedRows: Int!  returning: [T!]! }
 
 and the fields `insertX(objects: [TInsert!]!, onConflict: TOnConflict)`, `updateX(where:
-TWhere!, set: TSet)` and `deleteX(where: TWhere!)`, each returning a nullable `TMutationResult`
+TWhere!, set: TSet, inc: TInc)` and `deleteX(where: TWhere!)`, each returning a nullable `TMutationResult`
 (nothing is applied when any field of the operation fails, and then every field is null).
 
 Nullability of `TInsert`: the schema module says it. A column annotated `X | None` may be left
@@ -17,8 +17,11 @@ out or null; any other column must be given. The router builds its schema before
 database, so a database default is not known here: a column the database fills by default (an
 identity, `now()`) that clients may leave out is declared `X | None` in the schema module.
 
-`TInc` (`updateX(inc: ...)`, adding to numeric columns) is not offered yet: the resolver
-contract's `Update` carries values to set, not amounts to add.
+    input TInc         { <every Int, Float and Decimal column> }   amounts to add; offered only
+                       when T has such a column
+
+`updateX(where:, set:, inc:)`: `inc` adds to numeric columns (the contract's `Update.inc`,
+compiled by each resolver as `col = col + amount`).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from graphql import (
 
 from dbmesh.schema.model import MutationField, MutationKind, ObjectType, Scalar
 
-__all__ = ["MUTATION_RESULT_FIELDS", "MutationTypes"]
+__all__ = ["MUTATION_RESULT_FIELDS", "NUMERIC", "MutationTypes"]
 
 MUTATION_RESULT_FIELDS = ("affectedRows", "returning")
+NUMERIC = (Scalar.INT, Scalar.FLOAT, Scalar.DECIMAL)
 
 
 class MutationTypes:
@@ -72,6 +76,9 @@ class MutationTypes:
             }
         elif mutation.kind is MutationKind.UPDATE:
             args = {"where": GraphQLArgument(GraphQLNonNull(self.where(obj))), "set": GraphQLArgument(self.set(obj))}
+            inc = self.inc(obj)
+            if inc is not None:
+                args["inc"] = GraphQLArgument(inc)
         else:
             args = {"where": GraphQLArgument(GraphQLNonNull(self.where(obj)))}
         return GraphQLField(result, args, description=mutation.description)
@@ -96,6 +103,19 @@ class MutationTypes:
             fields = {c.graphql_name: GraphQLInputField(self.scalars[c.scalar]) for c in obj.columns}
             self._inputs[name] = GraphQLInputObjectType(
                 name, fields, description=f"The columns of {obj.name} an update sets (null sets NULL)."
+            )
+        return self._inputs[name]
+
+    def inc(self, obj: ObjectType) -> GraphQLInputObjectType | None:
+        """`TInc`: the numeric columns of `obj`, or None when it has none."""
+        name = f"{obj.name}Inc"
+        numeric = [c for c in obj.columns if c.scalar in NUMERIC]
+        if not numeric:
+            return None
+        if name not in self._inputs:
+            fields = {c.graphql_name: GraphQLInputField(self.scalars[c.scalar]) for c in numeric}
+            self._inputs[name] = GraphQLInputObjectType(
+                name, fields, description=f"Amounts an update adds to numeric columns of {obj.name}."
             )
         return self._inputs[name]
 

@@ -5,6 +5,9 @@ predicate is refused (a predicate that matches nothing changes nothing, and noth
 write beyond what its predicate matches). Where an engine cannot return rows from a statement
 (MariaDB's UPDATE), the rows are locked and named by primary key first, in the same transaction.
 
+An update's `inc` adds bound amounts to numeric columns (`col = col + $n`, the same on every
+engine); a column is either set or incremented, never both.
+
 Upserts (docs/reference.md §10) mean the same on every engine:
 - the conflict columns must be the primary key or a unique key of the table (else
   INVALID_ARGUMENT), and every row must set them;
@@ -102,6 +105,39 @@ def _insert_sql(
     return f"INSERT INTO {d.quote(collection.name)} ({cols}) VALUES {values}"
 
 
+_NUMERIC = (Logical.INT, Logical.FLOAT, Logical.DECIMAL)
+
+
+def _update_columns(update: pb.Update, collection: CollectionInfo) -> list[ColumnInfo]:
+    """The checked columns an update sets or increments (`inc`: numeric columns only, never
+    NULL, never also set)."""
+    if not update.set and not update.inc:
+        raise InvalidArgument(f"an update of {collection.name!r} needs columns to set or increment")
+    both = sorted(set(update.set) & set(update.inc))
+    if both:
+        raise InvalidArgument(f"an update of {collection.name!r} both sets and increments {both[0]!r}")
+    for name, amount in update.inc.items():
+        column = collection.column(name)
+        if column.logical not in _NUMERIC:
+            raise InvalidArgument(
+                f"inc of {collection.name}.{column.name}: the column is {column.logical.name.lower()}, not a number"
+            )
+        if amount.WhichOneof("kind") in (None, "null"):
+            raise InvalidArgument(f"inc of {collection.name}.{column.name} needs a number, not null")
+    return [collection.column(name) for name in [*update.set, *update.inc]]
+
+
+def _assignments(update: pb.Update, columns: list[ColumnInfo], d: Dialect, params: Params) -> str:
+    """`col = $n` for each set column, `col = col + $n` for each incremented one, all bound."""
+    parts = []
+    for c in columns:
+        if c.name in update.inc:
+            parts.append(f"{d.column(c)} = {d.column(c)} + {params.bind(c, from_proto(update.inc[c.name]))}")
+        else:
+            parts.append(f"{d.column(c)} = {params.bind(c, from_proto(update.set[c.name]))}")
+    return ", ".join(parts)
+
+
 async def run_mutation(
     request: pb.MutateRequest, collection: CollectionInfo, dialect: Dialect, conn: Connection
 ) -> WriteResult:
@@ -152,16 +188,12 @@ async def run_mutation(
 
     if operation == "update":
         update = request.update
-        if not update.set:
-            raise InvalidArgument(f"an update of {collection.name!r} needs columns to set")
-        set_columns = [collection.column(name) for name in update.set]
+        changed = _update_columns(update, collection)
         if returning and not dialect.update_returning:
-            await _update_by_key(request, collection, dialect, runner, result, set_columns, read)
+            await _update_by_key(request, collection, dialect, runner, result, changed, read)
             return result
         params = Params(dialect)
-        assignments = ", ".join(
-            f"{dialect.column(c)} = {params.bind(c, from_proto(update.set[c.name]))}" for c in set_columns
-        )
+        assignments = _assignments(update, changed, dialect, params)
         where = _predicate(update.predicate, "an update", dialect, collection, params)
         await run(f"UPDATE {dialect.quote(collection.name)} SET {assignments} WHERE {where}", params, True)
         return result
@@ -261,7 +293,7 @@ async def _update_by_key(
     d: Dialect,
     runner: _Runner,
     result: WriteResult,
-    set_columns: list[ColumnInfo],
+    changed: list[ColumnInfo],
     read: list[Callable[[Any], Any]],
 ) -> None:
     """UPDATE ... RETURNING for engines without it: lock the matching rows, update them by primary
@@ -270,7 +302,7 @@ async def _update_by_key(
     pk = [collection.column(k) for k in collection.primary_key]
     if not pk:
         raise InvalidArgument(f"returning from an update of {collection.name!r} needs a primary key on {d.name}")
-    if any(c.name in collection.primary_key for c in set_columns):
+    if any(c.name in collection.primary_key for c in changed):
         raise InvalidArgument(f"returning from an update that sets the primary key of {collection.name!r}")
     params = Params(d)
     where = _predicate(update.predicate, "an update", d, collection, params)
@@ -287,7 +319,7 @@ async def _update_by_key(
     if not keys:
         return
     params = Params(d)
-    assignments = ", ".join(f"{d.column(c)} = {params.bind(c, from_proto(update.set[c.name]))}" for c in set_columns)
+    assignments = _assignments(update, changed, d, params)
     in_keys = d.in_keys(pk, pk_sql, keys, params)
     result.affected += await runner.execute(f"UPDATE {table} SET {assignments} WHERE {in_keys}", params.values)
     params = Params(d)

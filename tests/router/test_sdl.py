@@ -52,7 +52,7 @@ def test_mutation_schema_sdl_snapshot() -> None:
     assert sdl == MUTATIONS_SNAPSHOT.read_text()
     for line in (
         "  insertCustomers(objects: [CustomerInsert!]!, onConflict: CustomerOnConflict): CustomerMutationResult",
-        "  updateCustomers(where: CustomerWhere!, set: CustomerSet): CustomerMutationResult",
+        "  updateCustomers(where: CustomerWhere!, set: CustomerSet, inc: CustomerInc): CustomerMutationResult",
         "  deleteCustomers(where: CustomerWhere!): CustomerMutationResult",
         "  columns: [CustomerColumn!]!",
         "  update: [CustomerColumn!]!",

@@ -727,23 +727,52 @@ class Update(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class IncEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Value: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Value | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PREDICATE_FIELD_NUMBER: _builtins.int
     SET_FIELD_NUMBER: _builtins.int
+    INC_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def predicate(self) -> Global___Expression:
         """required: an update without one is refused"""
 
     @_builtins.property
     def set(self) -> _containers.MessageMap[_builtins.str, Global___Value]: ...
+    @_builtins.property
+    def inc(self) -> _containers.MessageMap[_builtins.str, Global___Value]:
+        """Amounts to add to numeric columns (INT, FLOAT, DECIMAL): `col = col + amount`. A column may
+        not be both set and incremented; an update needs at least one of `set` and `inc`.
+        """
+
     def __init__(
         self,
         *,
         predicate: Global___Expression | None = ...,
         set: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
+        inc: _abc.Mapping[_builtins.str, Global___Value] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["predicate", b"predicate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["predicate", b"predicate", "set", b"set"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inc", b"inc", "predicate", b"predicate", "set", b"set"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -782,9 +811,14 @@ class MutateRequest(_message.Message):
     DELETE_FIELD_NUMBER: _builtins.int
     RETURNING_FIELD_NUMBER: _builtins.int
     TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    REPLICATION_FIELD_NUMBER: _builtins.int
     collection: _builtins.str
     transaction_id: _builtins.str
     """empty: its own transaction, committed at once"""
+    replication: _builtins.bool
+    """Set only by dbmesh's own replication (the router's write-through outbox drainer): a
+    read_only database accepts this write, which the GraphQL API can never send (docs/reference.md §11).
+    """
     @_builtins.property
     def insert(self) -> Global___Insert: ...
     @_builtins.property
@@ -807,10 +841,11 @@ class MutateRequest(_message.Message):
         delete: Global___Delete | None = ...,
         returning: _abc.Iterable[Global___ColumnRef] | None = ...,
         transaction_id: _builtins.str = ...,
+        replication: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["delete", b"delete", "insert", b"insert", "operation", b"operation", "update", b"update", "upsert", b"upsert"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "delete", b"delete", "insert", b"insert", "operation", b"operation", "returning", b"returning", "transaction_id", b"transaction_id", "update", b"update", "upsert", b"upsert"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "delete", b"delete", "insert", b"insert", "operation", b"operation", "replication", b"replication", "returning", b"returning", "transaction_id", b"transaction_id", "update", b"update", "upsert", b"upsert"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_operation: _TypeAlias = _typing.Literal["insert", "upsert", "update", "delete"]  # noqa: Y015
     _WhichOneofArgType_operation: _TypeAlias = _typing.Literal["operation", b"operation"]  # noqa: Y015
@@ -860,16 +895,20 @@ class BeginRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     GLOBAL_ID_FIELD_NUMBER: _builtins.int
+    REPLICATION_FIELD_NUMBER: _builtins.int
     global_id: _builtins.str
     """optional; required to Prepare later. [A-Za-z0-9_.:-]{1,64}"""
+    replication: _builtins.bool
+    """dbmesh's own replication (see MutateRequest.replication)"""
     def __init__(
         self,
         *,
         global_id: _builtins.str = ...,
+        replication: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["global_id", b"global_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["global_id", b"global_id", "replication", b"replication"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1078,9 +1117,11 @@ Global___RecoverResponse: _TypeAlias = RecoverResponse  # noqa: Y015
 
 @_typing.final
 class EnsureSystemTablesRequest(_message.Message):
-    """dbmesh's own tables (docs/reference.md §10): "dbmesh_transactions" and "dbmesh_coordinators"
-    (the coordinator log, in [transactions] log_database) and "dbmesh_decisions" (the commit record
-    of a SQLite participant, in that database). Any other name is INVALID_ARGUMENT; a read-only
+    """dbmesh's own tables (docs/reference.md §10, §11): "dbmesh_transactions" and "dbmesh_coordinators"
+    (the coordinator log, in [transactions] log_database), "dbmesh_decisions" (the commit record
+    of a SQLite participant, in that database), "dbmesh_outbox" and "dbmesh_outbox_drainers" (the
+    write-through outbox and its drainer leases, in a written database) and "dbmesh_applied" (the
+    newest change applied to each row, in a write-through target). Any other name is INVALID_ARGUMENT; a read-only
     database refuses with PERMISSION_DENIED. Creating one that exists is a no-op.
     """
 
@@ -1088,10 +1129,13 @@ class EnsureSystemTablesRequest(_message.Message):
 
     TABLES_FIELD_NUMBER: _builtins.int
     TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    REPLICATION_FIELD_NUMBER: _builtins.int
     transaction_id: _builtins.str
     """Create them inside this open transaction (from Begin), so that they commit or roll back with
     its writes; only engines whose DDL is transactional (PostgreSQL, SQLite) accept one.
     """
+    replication: _builtins.bool
+    """dbmesh's own replication (see MutateRequest.replication)"""
     @_builtins.property
     def tables(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1099,10 +1143,11 @@ class EnsureSystemTablesRequest(_message.Message):
         *,
         tables: _abc.Iterable[_builtins.str] | None = ...,
         transaction_id: _builtins.str = ...,
+        replication: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tables", b"tables", "transaction_id", b"transaction_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replication", b"replication", "tables", b"tables", "transaction_id", b"transaction_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
