@@ -52,4 +52,5 @@ def test_the_contract_is_versioned_and_complete() -> None:
         "Rollback",
         "Recover",
         "Status",
+        "EnsureSystemTables",
     }

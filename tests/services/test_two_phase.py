@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -40,15 +41,26 @@ async def _in_doubt(backend: Backend) -> list[str]:
         rows = await backend.fetch("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
         return [r[0] for r in rows]
     if isinstance(backend, MysqlBackend):
-        return [r[3].decode() if isinstance(r[3], bytes) else r[3] for r in await backend.fetch("XA RECOVER")]
+        return [_xid(r)[0] for r in await backend.fetch("XA RECOVER")]
     return []
+
+
+def _xid(row: Any) -> tuple[str, str, int]:
+    """(gtrid, bqual, formatID) of an `XA RECOVER` row (formatID, gtrid_length, bqual_length, data)."""
+    data = row[3].decode() if isinstance(row[3], bytes) else row[3]
+    return data[: row[1]], data[row[1] : row[1] + row[2]], int(row[0])
 
 
 async def _forget(backend: Backend, gids: list[str]) -> None:
     """Roll back what a failed test left prepared: it would hold locks and block DROP DATABASE."""
-    for gid in gids:
-        sql = f"ROLLBACK PREPARED '{gid}'" if isinstance(backend, PostgresBackend) else f"XA ROLLBACK '{gid}'"
-        await backend.execute(sql)
+    if isinstance(backend, PostgresBackend):
+        for gid in gids:
+            await backend.execute(f"ROLLBACK PREPARED '{gid}'")
+        return
+    for recovered in await backend.fetch("XA RECOVER"):
+        gtrid, bqual, format_id = _xid(recovered)
+        if gtrid in gids:  # the branch as the resolver marked it (qualifier and format id)
+            await backend.execute(f"XA ROLLBACK '{gtrid}', '{bqual}', {format_id}")
 
 
 @pytest_asyncio.fixture(params=["postgresql", "mysql"], loop_scope="session")

@@ -62,20 +62,20 @@ async def test_xa_without_prepare_commits_in_one_phase(resolver: Resolver, table
 async def test_prepare_then_commit_or_rollback_by_global_id(
     resolver: Resolver, start_resolver: StartResolver, mysql_database: DatabaseInfo, table: None, sql: Sql
 ) -> None:
-    for gid, ids in (("tx-commit", (1, 2)), ("tx-rollback", (3,))):
+    for gid, ids in (("dbmesh-tx-commit", (1, 2)), ("dbmesh-tx-rollback", (3,))):
         tid = (await resolver.stub.Begin(pb.BeginRequest(global_id=gid), timeout=10)).transaction_id
         await insert(resolver, tid, *ids)
         prepared = await resolver.stub.Prepare(pb.PrepareRequest(transaction_id=tid), timeout=10)
         assert prepared.global_id == gid
-    assert await recovered(resolver) >= {"tx-commit", "tx-rollback"}
+    assert await recovered(resolver) >= {"dbmesh-tx-commit", "dbmesh-tx-rollback"}
     assert sql("SELECT COUNT(*) FROM t") == [(0,)]
     # Another resolver process (here: another server instance) finishes them.
     other = await start_resolver(mysql_database)
-    await other.stub.Commit(pb.CommitRequest(global_id="tx-commit"), timeout=10)
-    await other.stub.Rollback(pb.RollbackRequest(global_id="tx-rollback"), timeout=10)
+    await other.stub.Commit(pb.CommitRequest(global_id="dbmesh-tx-commit"), timeout=10)
+    await other.stub.Rollback(pb.RollbackRequest(global_id="dbmesh-tx-rollback"), timeout=10)
     assert sql("SELECT id FROM t ORDER BY id") == [(1,), (2,)]
-    assert await recovered(resolver) & {"tx-commit", "tx-rollback"} == set()
-    for request in (pb.CommitRequest(global_id="tx-commit"), pb.CommitRequest(global_id="never")):
+    assert await recovered(resolver) & {"dbmesh-tx-commit", "dbmesh-tx-rollback"} == set()
+    for request in (pb.CommitRequest(global_id="dbmesh-tx-commit"), pb.CommitRequest(global_id="never")):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await other.stub.Commit(request, timeout=10)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -125,11 +125,11 @@ async def test_prepared_transaction_survives_a_server_restart(
     server = mysql_private_server
     server.execute("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "test")
     resolver = await start_resolver(server.info(), timeout_secs=5)
-    tid = (await resolver.stub.Begin(pb.BeginRequest(global_id="durable"), timeout=10)).transaction_id
+    tid = (await resolver.stub.Begin(pb.BeginRequest(global_id="dbmesh-durable"), timeout=10)).transaction_id
     await insert(resolver, tid, 7)
     await resolver.stub.Prepare(pb.PrepareRequest(transaction_id=tid), timeout=10)
     server.kill()
     server.start()
-    assert "durable" in await recovered(resolver)
-    await resolver.stub.Commit(pb.CommitRequest(global_id="durable"), timeout=10)
+    assert "dbmesh-durable" in await recovered(resolver)
+    await resolver.stub.Commit(pb.CommitRequest(global_id="dbmesh-durable"), timeout=10)
     assert server.execute("SELECT id, v FROM t", "test") == [(7, "v7")]
