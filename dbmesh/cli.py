@@ -1,5 +1,5 @@
 """The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, plan, health,
-transactions.
+transactions, outbox.
 
 Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
 file, key or line), never a traceback: `main` is the single place exceptions become that line.
@@ -97,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
         "--recover", action="store_true", help="resolve every in-doubt transaction and print what was done"
     )
 
+    outbox = commands.add_parser(
+        "outbox",
+        help="pending write-through changes per target (count, oldest age)",
+        description="List the write-through changes not yet applied to their targets, per written database and "
+        "target, with the age of the oldest (docs/reference.md §11). Needs the resolvers running at the "
+        "databases' `resolver` addresses.",
+        epilog="exit status: 0 listed; 1 an error (bad config, a resolver or database unreachable).",
+    )
+    with_config(outbox, schema=False)
+
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
     target.add_argument(
@@ -145,6 +155,8 @@ def _run(args: argparse.Namespace) -> int:
         return commands.plan(args.config, args.schema, args.query, as_json=args.json, variables=args.variables)
     if args.command == "transactions":
         return _arun(commands.transactions(args.config, recover=args.recover))
+    if args.command == "outbox":
+        return _arun(commands.outbox(args.config))
     if args.command == "health":
         return _arun(commands.health(args.url, args.resolver, args.timeout))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

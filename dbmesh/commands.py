@@ -21,7 +21,7 @@ from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.schema import SchemaModel, load_schema
 
-__all__ = ["check", "demo", "health", "plan", "resolver", "router", "transactions", "up"]
+__all__ = ["check", "demo", "health", "outbox", "plan", "resolver", "router", "transactions", "up"]
 
 log = logging.getLogger("dbmesh")
 
@@ -380,3 +380,30 @@ async def transactions(config_path: str, *, recover: bool) -> int:
     finally:
         for client in clients.values():
             await client.close()
+
+
+async def outbox(config_path: str) -> int:
+    """`dbmesh outbox`: pending write-through changes per written database and target (count,
+    age of the oldest), one line each (docs/reference.md §11)."""
+    from dbmesh.outbox import pending_changes
+    from dbmesh.resolver.client import CallError, ResolverClient
+
+    config = load_config(config_path)
+    missing = [d.name for d in config.databases if not d.resolver]
+    if missing:
+        raise ConfigError(
+            f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh outbox needs one per database)"
+        )
+    clients = {d.name: ResolverClient(d) for d in config.databases}
+    try:
+        backlog = await pending_changes(clients)
+    except CallError as exc:
+        raise DbmeshError(exc.message) from None
+    finally:
+        for client in clients.values():
+            await client.close()
+    for entry in backlog:
+        print(entry.line())
+    if not backlog:
+        print("no pending write-through changes")
+    return 0

@@ -8,6 +8,13 @@ steps' rows become the parent rows of the reads their `returning` relations need
 `root`, run by `router.executor` after commit). When any step fails — or the transaction cannot
 begin or commit — it is rolled back and nothing of the operation is applied: the failed step's
 own error is reported at its field, and every other field gets TRANSACTION_ABORTED.
+
+Write-through (docs/reference.md §11): a field with `write_through=` returns every column of the
+rows it wrote, and those rows go into the outbox of its database (`dbmesh.outbox`) as another
+Mutate of the same transaction; after commit the router's drainers are told, so the targets get
+them at once. The outbox tables and the table's primary key are looked up before the transaction
+begins. Requests built here never set the contract's `replication` flag: only the drainer does, so
+a read_only database is never written through the GraphQL API.
 """
 
 from __future__ import annotations
@@ -20,11 +27,15 @@ import orjson
 from graphql import Undefined
 
 from dbmesh.coordinator import Coordinator, Transaction, TransactionAborted
+from dbmesh.coordinator._faults import crash_point
+from dbmesh.outbox import Outbox, Written
+from dbmesh.outbox.store import DELETE, UPSERT, Change
+from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.errors import CodedError
 from dbmesh.router.executor import Outcome
 from dbmesh.router.mutation_requests import mutate_requests
 from dbmesh.router.plan import Mutate, Plan
-from dbmesh.router.requests import resolve_arguments
+from dbmesh.router.requests import LOGICAL, resolve_arguments, to_value
 from dbmesh.router.schema import SchemaIndex
 
 __all__ = ["run_mutations"]
@@ -38,19 +49,32 @@ async def run_mutations(
     coordinator: Coordinator,
     variables: Mapping[str, Any],
     routes: list[dict[str, Any]],
+    outbox: Outbox | None = None,
 ) -> dict[int, Outcome]:
     """Run the plan's `Mutate` steps as one transaction; the outcome of each step (its rows, each
     followed by its database, and its affected row count, or its error). Statements go to
-    `routes` for the trace."""
+    `routes` for the trace; write-through fields' rows go to `outbox`."""
     databases = list(dict.fromkeys(step.database for step in plan.mutations))
+    through = {step.id: index.mutations[step.field].write_through for step in plan.mutations}
+    if outbox is not None:
+        for step in plan.mutations:
+            if through[step.id]:
+                try:
+                    await outbox.prepare(step.database, step.collection)
+                except CodedError as exc:
+                    return _failed(plan, step, exc)
     try:
         transaction = coordinator.begin(databases)
     except TransactionAborted as exc:
         return {step.id: Outcome(error=exc) for step in plan.mutations}
     outcomes: dict[int, Outcome] = {}
+    changes: list[tuple[str, list[Change]]] = []
     for step in plan.mutations:
+        targets = through[step.id] if outbox is not None else ()
         try:
-            outcomes[step.id] = await _run_step(step, index, transaction, variables, routes)
+            outcomes[step.id], written = await _run_step(step, index, transaction, variables, routes, targets)
+            if written is not None and outbox is not None:
+                changes.append((step.database, await outbox.record(transaction, written)))
         except CodedError as exc:
             await transaction.rollback()
             return _failed(plan, step, exc)
@@ -63,6 +87,10 @@ async def run_mutations(
         log.warning("mutation operation not committed: %s", getattr(exc, "detail", exc.message))
         aborted = TransactionAborted(f"not applied: the operation's transaction did not commit ({exc.message})")
         return {step.id: Outcome(error=aborted) for step in plan.mutations}
+    if changes and outbox is not None:
+        crash_point("outbox-committed")
+        for database, recorded in changes:
+            outbox.committed(database, recorded)
     return outcomes
 
 
@@ -80,19 +108,28 @@ async def _run_step(
     transaction: Transaction,
     variables: Mapping[str, Any],
     routes: list[dict[str, Any]],
-) -> Outcome:
+    targets: tuple[str, ...],
+) -> tuple[Outcome, Written | None]:
+    """Run one field's requests; its outcome, and (with write-through `targets`) the rows it
+    wrote, every column of them."""
     arguments = {
         name: value
         for name, template in step.arguments
         if (value := resolve_arguments(template, variables)) is not Undefined
     }
+    target = index.model.types[step.type]
+    selected = len(step.columns)
+    extra = [c for c in target.columns if c.name not in {s.name for s in step.columns}] if targets else []
     outcome = Outcome()
+    written: list[list[Any]] = []
     for request in mutate_requests(step, index, arguments):
+        request.returning.extend(pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar.value]) for c in extra)
         response = await transaction.mutate(step.database, request)
         outcome.affected += response.affected_rows
-        if step.columns:
+        if request.returning:
             rows: list[list[Any]] = orjson.loads(response.returning.rows_json)
-            outcome.rows += [[*row, step.database] for row in rows]
+            outcome.rows += [[*row[:selected], step.database] for row in rows] if step.columns else []
+            written += rows
         routes += [
             {
                 "database": step.database,
@@ -103,4 +140,16 @@ async def _run_step(
             }
             for statement in response.statements
         ]
-    return outcome
+    if not targets:
+        return outcome, None
+    columns = [*(c.name for c in step.columns), *(c.name for c in extra)]
+    scalars = {c.name: c.scalar.value for c in target.columns}
+    return outcome, Written(
+        database=step.database,
+        collection=step.collection,
+        targets=targets,
+        operation=DELETE if step.operation == "delete" else UPSERT,
+        columns=tuple(columns),
+        values=written,
+        rows=[pb.Row(values={c: to_value(v, scalars[c]) for c, v in zip(columns, r, strict=True)}) for r in written],
+    )

@@ -6,8 +6,13 @@ caches), run the plan within the response budget (`router.budget`), shape the da
 introspection through graphql-core, and attach the trace when asked. A mutation operation's
 writes run first, as one transaction of the router's `Coordinator` (`router.mutations`), and the
 reads of its `returning` relations after commit. `Router.start` connects to every resolver, checks
-the schema against what each database has, and starts the background probes and the
-coordinator's recovery (in the background: a database that is down does not delay the start).
+the schema against what each database has, and starts the background probes, the
+coordinator's recovery (in the background: a database that is down does not delay the start) and
+the write-through outbox drainers (`dbmesh.outbox`, docs/reference.md §11).
+
+`isStale` of a row served by a write-through target is also true while that row has a change the
+target has not applied yet (`Router.pending_change`): the router asks its outbox, which knows the
+changes it committed itself at once and every router's from its drainers' rounds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from graphql import GraphQLResolveInfo, default_field_resolver, execute
 from dbmesh.config import Config
 from dbmesh.coordinator import Coordinator
 from dbmesh.errors import SchemaError
+from dbmesh.outbox import Outbox, row_key
 from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.executor import Execution
 from dbmesh.router.health import HealthMonitor
@@ -86,6 +92,12 @@ class Router:
         self.health = HealthMonitor(config, model, self.traffic, self.metrics)
         self.coordinator = Coordinator(config, self.traffic.clients)
         self._coordinator_start: asyncio.Task[None] | None = None
+        routes: dict[str, list[str]] = {}
+        for m in model.mutation:
+            routes.setdefault(m.database, [])
+            routes[m.database] += [t for t in m.write_through if t not in routes[m.database]]
+        routes = {database: targets for database, targets in routes.items() if targets}
+        self.outbox = Outbox(self.traffic.clients, routes, config.transactions.lease_secs)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -94,6 +106,7 @@ class Router:
         not reached is checked when it comes back) and start the background probes."""
         await self.health.start(check_schema=check_schema)
         self._coordinator_start = asyncio.get_running_loop().create_task(self.coordinator.start())
+        self.outbox.start()
 
     async def stop(self) -> None:
         await self.health.stop()
@@ -102,9 +115,26 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._coordinator_start
         await self.coordinator.stop()
+        await self.outbox.stop()
         await self.traffic.close()
 
     # --- requests -------------------------------------------------------------------------------
+
+    def pending_change(self, database: str, type_name: str, fields: Mapping[str, Any]) -> bool:
+        """Whether the row of `type_name` read from `database`, with these GraphQL fields
+        selected, has a write-through change not applied there yet. A row whose key is not
+        selected counts as pending when any row of its table is."""
+        obj = self.model.types[type_name]
+        pending = self.outbox.pending(database, obj.table)
+        if pending is None:
+            return False
+        key = None
+        if pending.key_columns is not None:
+            names = {c.name: c.graphql_name for c in obj.columns}
+            graphql = [names.get(column, "") for column in pending.key_columns]
+            if all(name in fields for name in graphql):
+                key = row_key([fields[name] for name in graphql])
+        return pending.holds(key)
 
     def _wants_trace(self, request: GraphQLRequest) -> bool:
         mode = self.config.router.tracing
@@ -136,10 +166,12 @@ class Router:
         started = time.perf_counter()
         if plan.mutations:
             execution.outcomes.update(
-                await run_mutations(plan, self.index, self.coordinator, prepared.variables, execution.routes)
+                await run_mutations(
+                    plan, self.index, self.coordinator, prepared.variables, execution.routes, self.outbox
+                )
             )
         await execution.run()
-        shaper = Shaper(plan, execution.outcomes, self.health.snapshot)
+        shaper = Shaper(plan, execution.outcomes, self.health.snapshot, self.pending_change)
         data: dict[str, Any] | None = shaper.data()
         errors = shaper.errors
         if plan.introspection:

@@ -8,6 +8,11 @@ field ..."), with an error at the field's path. An Int column holding a value ou
 a field error too ("Int cannot represent non 32-bit signed integer value: ..."), never a silent
 64-bit Int.
 
+`isStale` is true when `last_sync` is older than the type's `max_staleness`, and also when the
+row was read from a write-through target that has not applied the row's newest change yet (the
+`pending` callback: the router's outbox, docs/reference.md §11); with neither a `last_sync` nor a
+pending change it is null.
+
 A mutation field's result (`affectedRows`, `returning`) is shaped from its step's outcome; a
 step that failed or was rolled back nulls the field with its one error (`router.mutations`).
 
@@ -29,7 +34,7 @@ from dbmesh.router.executor import Outcome
 from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.plan import BatchedJoin, FieldSelection, Plan
 
-__all__ = ["Shaper"]
+__all__ = ["PendingChange", "Shaper"]
 
 Path = list[str | int]
 
@@ -56,11 +61,20 @@ def _is_stale(last_sync: Any, max_staleness_secs: float, now: datetime) -> bool 
     return (now - synced).total_seconds() > max_staleness_secs
 
 
+# (database that served the row, its type, its selected GraphQL fields -> values): a pending change?
+PendingChange = Callable[[str, str, Mapping[str, Any]], bool]
+
+
 class Shaper:
     def __init__(
-        self, plan: Plan, outcomes: Mapping[int, Outcome], status: Callable[[], Sequence[Mapping[str, Any]]]
+        self,
+        plan: Plan,
+        outcomes: Mapping[int, Outcome],
+        status: Callable[[], Sequence[Mapping[str, Any]]],
+        pending: PendingChange | None = None,
     ) -> None:
         self.plan = plan
+        self.pending = pending
         self.outcomes = outcomes
         self.status = status  # called only when databaseStatus is asked for
         self.now = datetime.now(UTC)
@@ -194,8 +208,15 @@ class Shaper:
             elif kind == "source_database":
                 out[s.key] = row[-1]
             elif kind == "is_stale":
-                out[s.key] = _is_stale(row[s.index], s.max_staleness_secs, self.now)
+                out[s.key] = self._is_stale(row, s, selections)
         return out
+
+    def _is_stale(self, row: list[Any], s: FieldSelection, selections: tuple[FieldSelection, ...]) -> bool | None:
+        if self.pending is not None:
+            fields = {c.field: row[c.index] for c in selections if c.kind == "column"}
+            if self.pending(row[-1], s.parent_type, fields):
+                return True
+        return _is_stale(row[s.index], s.max_staleness_secs, self.now)
 
     def _relation(self, row: list[Any], s: FieldSelection, path: Path) -> Any:
         outcome = self.outcomes.get(s.fetch)

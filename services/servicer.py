@@ -216,13 +216,15 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     # --- writes and transactions ---------------------------------------------------------------
 
-    def _writable(self) -> None:
-        if self.engine.config.read_only:
+    def _writable(self, replication: bool = False) -> None:
+        """A read_only database refuses every write but dbmesh's own replication's (requests
+        with `replication` set, which only the router's outbox drainer sends; docs/reference.md §11)."""
+        if self.engine.config.read_only and not replication:
             raise ReadOnly(self.engine.config.name)
 
     @_rpc
     async def Mutate(self, request: pb.MutateRequest, context: Any) -> pb.MutateResponse:
-        self._writable()
+        self._writable(request.replication)
         collection = (await self.catalog()).collection(request.collection)
         dialect = self.engine.dialect
         if request.transaction_id:
@@ -245,7 +247,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     @_rpc
     async def Begin(self, request: pb.BeginRequest, context: Any) -> pb.BeginResponse:
-        self._writable()
+        self._writable(request.replication)
         if request.global_id and not self.engine.two_phase_commit:
             raise Unimplemented(f"{self.engine.name} cannot prepare transactions (no two-phase commit)")
         return pb.BeginResponse(transaction_id=await self.transactions.begin(request.global_id))
@@ -275,7 +277,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         self, request: pb.EnsureSystemTablesRequest, context: Any
     ) -> pb.EnsureSystemTablesResponse:
         """Create dbmesh's own tables (services.system_tables) and add them to the catalog."""
-        self._writable()
+        self._writable(request.replication)
         tables = system_tables(request.tables)
         catalog = await self.catalog()
         missing = [t.name for t in tables if t.name not in catalog.collections]

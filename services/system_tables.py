@@ -4,6 +4,10 @@ the DDL that creates them, and the catalog entries they get (EnsureSystemTables)
     dbmesh_transactions   the coordinator log: one row per transaction that wrote several databases
     dbmesh_coordinators   the heartbeat of each live coordinator (router)
     dbmesh_decisions      the commit record of a SQLite participant, in that database
+    dbmesh_outbox         write-through changes (docs/reference.md §11), in the written database:
+                          one row per change and target, written in the write's transaction
+    dbmesh_outbox_drainers  which router drains the outbox for each target (a lease)
+    dbmesh_applied        in a write-through target: the newest change applied to each row
 
 The column types (VARCHAR, TEXT, BIGINT) mean the same on PostgreSQL, MySQL and SQLite, so one
 definition serves every engine. The catalog entry is built from the definition rather than
@@ -74,6 +78,35 @@ SYSTEM_TABLES = {
             "dbmesh_coordinators",
             (_id("owner"), _ms("lease_until"), _ms("started_at"), _Column("process", "VARCHAR(255)", Logical.STRING)),
             ("owner",),
+        ),
+        SystemTable(
+            "dbmesh_outbox",
+            (
+                _id("target"),
+                _id("collection"),
+                _Column("row_key", "VARCHAR(255)", Logical.STRING),  # JSON: the primary key's values
+                _ms("version"),  # per row, increasing in commit order
+                _Column("operation", "VARCHAR(16)", Logical.STRING),  # upsert | delete
+                _Column("row_data", "TEXT", Logical.STRING),  # JSON: the row as written (contract values)
+                _ms("created_at"),
+                _ms("applied_at", nullable=True),
+            ),
+            ("target", "collection", "row_key", "version"),
+        ),
+        SystemTable(
+            "dbmesh_outbox_drainers",
+            (_id("target"), _id("owner"), _ms("lease_until")),
+            ("target",),
+        ),
+        SystemTable(
+            "dbmesh_applied",
+            (
+                _id("collection"),
+                _Column("row_key", "VARCHAR(255)", Logical.STRING),
+                _ms("version"),
+                _ms("applied_at"),
+            ),
+            ("collection", "row_key"),
         ),
         SystemTable(
             "dbmesh_decisions",

@@ -1,0 +1,284 @@
+"""The router's outbox drainers (docs/reference.md §11): one lane per (written database, target)
+pair that a mutation field writes through, started with the router.
+
+Each round of a lane:
+1. takes or renews the lane's lease in the written database's `dbmesh_outbox_drainers` (a
+   compare-and-set on the target's row: free, expired, or already ours), so one router at a time
+   drains one target and applies its changes in version order;
+2. reads the oldest pending changes for the target (`store.pending_query`), which also tells every
+   router which rows have a pending change (for `isStale`);
+3. as the lease holder, applies them to the target in one transaction (`apply.apply_changes`) and
+   marks them applied in the outbox.
+A round runs right after this router commits a write-through write (so a write is applied within
+milliseconds while the target is up), every `POLL_SECS` while this router holds the lease, and
+every `FOLLOW_SECS` otherwise. A failed round (a database down) is retried at the next one: a
+change stays pending until applied. A router killed between applying and marking leaves the change
+pending; whoever drains next applies it again, which changes nothing (`dbmesh_applied`).
+
+Pending rows (`Outbox.pending`): the changes the last round saw pending, plus the changes this
+router committed since that round began. So this router knows its own writes are pending the moment
+they commit; another router's, from its next round (at most FOLLOW_SECS later). When more changes
+are pending than one round reads, every row of the target's tables counts as pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dbmesh.coordinator._faults import crash_point
+from dbmesh.coordinator._requests import all_of, eq, lt, row, rows, value
+from dbmesh.coordinator.ids import new_owner
+from dbmesh.outbox.apply import apply_changes, ensure_applied_table
+from dbmesh.outbox.keys import KeyCache
+from dbmesh.outbox.record import TransactionLike, Written, record
+from dbmesh.outbox.store import DRAINERS, OUTBOX, Change, change_columns, is_pending, now_ms, pending_query
+from dbmesh.resolver.client import CallError, ResolverClient
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+
+__all__ = ["BATCH", "FOLLOW_SECS", "POLL_SECS", "Outbox", "PendingRows"]
+
+log = logging.getLogger("dbmesh.outbox")
+
+POLL_SECS = 0.05
+FOLLOW_SECS = 0.25
+BATCH = 500
+_MARK_CHUNK = 100
+_PRUNE_EVERY_SECS = 60.0
+KEEP_APPLIED_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class PendingRows:
+    """The rows of one table with a change not yet applied in one target. `key_columns` None or
+    `everything` True: treat every row of the table as pending."""
+
+    key_columns: tuple[str, ...] | None
+    keys: frozenset[str]
+    everything: bool
+
+    def holds(self, key: str | None) -> bool:
+        if self.everything or self.key_columns is None or key is None:
+            return bool(self.keys) or self.everything
+        return key in self.keys
+
+
+def _change(found: Mapping[str, object]) -> Change:
+    return Change(
+        target=str(found["target"]),
+        collection=str(found["collection"]),
+        row_key=str(found["row_key"]),
+        version=int(str(found["version"])),
+        operation=str(found["operation"]),
+        row_data=str(found["row_data"]),
+        created_at=int(str(found["created_at"])),
+    )
+
+
+def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
+    combined = pb.Expression()
+    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
+    return combined
+
+
+@dataclass
+class _Lane:
+    source: str
+    target: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    keys: dict[str, set[str]] = field(default_factory=dict)
+    everything: bool = False
+    local: list[tuple[float, Change]] = field(default_factory=list)
+    lease_until: int = 0
+    failing: str = ""
+    pruned_at: float = 0.0
+
+    def saw(self, pending: Sequence[Change], since: float, complete: bool) -> None:
+        """Replace the pending rows with what a round that began at `since` read."""
+        self.local = [(t, c) for t, c in self.local if t >= since]
+        keys: dict[str, set[str]] = defaultdict(set)
+        for change in [*pending, *(c for _, c in self.local)]:
+            keys[change.collection].add(change.row_key)
+        self.keys = dict(keys)
+        self.everything = not complete
+
+    def committed(self, change: Change) -> None:
+        self.local.append((time.monotonic(), change))
+        self.keys.setdefault(change.collection, set()).add(change.row_key)
+
+
+class Outbox:
+    def __init__(
+        self, clients: Mapping[str, ResolverClient], routes: Mapping[str, Sequence[str]], lease_secs: float
+    ) -> None:
+        """`routes`: written database -> its write-through targets."""
+        self.clients = clients
+        self.owner = new_owner()
+        self.lease_ms = int(lease_secs * 1000)
+        self.keys = KeyCache()
+        self.lanes = {(s, t): _Lane(s, t) for s, targets in routes.items() for t in targets}
+        self._sources_ready: set[str] = set()
+        self._targets_ready: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- the write path (router.mutations) -------------------------------------------------------
+
+    async def prepare(self, database: str, collection: str) -> tuple[str, ...]:
+        """Before the transaction that writes through from `database`: its outbox tables exist
+        and `collection`'s primary key is known (both outside the transaction, so that a SQLite
+        database's open write never waits on them). Raises CallError or NoPrimaryKey."""
+        await self._ensure_source(database)
+        return await self.keys.primary_key(self.clients[database], collection)
+
+    async def record(self, transaction: TransactionLike, written: Written) -> list[Change]:
+        """Record `written` in the outbox inside `transaction` (the operation's coordinator
+        Transaction)."""
+        key_columns = await self.prepare(written.database, written.collection)
+        return await record(transaction, written, key_columns)
+
+    def committed(self, database: str, changes: Sequence[Change]) -> None:
+        """`changes`, recorded by this router, are committed: pending now; drain them now."""
+        for change in changes:
+            lane = self.lanes.get((database, change.target))
+            if lane is not None:
+                lane.committed(change)
+                lane.wake.set()
+
+    def pending(self, database: str, collection: str) -> PendingRows | None:
+        """The rows of `collection` with a change not yet applied in write-through target
+        `database` (None: it has none, as far as this router knows)."""
+        keys: set[str] = set()
+        everything = False
+        key_columns: tuple[str, ...] | None = None
+        for lane in self.lanes.values():
+            if lane.target != database:
+                continue
+            keys |= lane.keys.get(collection, set())
+            everything = everything or lane.everything
+            key_columns = key_columns or self.keys.known(lane.source, collection)
+        if not keys and not everything:
+            return None
+        return PendingRows(key_columns, frozenset(keys), everything)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run(lane)) for lane in self.lanes.values()]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for lane in self.lanes.values():
+            if lane.lease_until > now_ms():
+                with contextlib.suppress(CallError):
+                    await self._release(lane)
+
+    async def drain(self) -> None:
+        """One round of every lane now (for `dbmesh outbox` tests and benchmarks)."""
+        for lane in self.lanes.values():
+            await self._round(lane)
+
+    # --- rounds ------------------------------------------------------------------------------------
+
+    async def _run(self, lane: _Lane) -> None:
+        while True:
+            holder = False
+            try:
+                holder = await self._round(lane)
+                if lane.failing:
+                    log.info("write-through %s -> %s: draining again", lane.source, lane.target)
+                lane.failing = ""
+            except CallError as exc:
+                if exc.message != lane.failing:
+                    log.warning(
+                        "write-through %s -> %s: changes stay pending: %s",
+                        lane.source,
+                        lane.target,
+                        exc.detail or exc.message,
+                    )
+                lane.failing = exc.message
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECS if holder and not lane.failing else FOLLOW_SECS):
+                    await lane.wake.wait()
+            lane.wake.clear()
+
+    async def _round(self, lane: _Lane) -> bool:
+        """One round of `lane`; True when this router holds its lease."""
+        source = self.clients[lane.source]
+        await self._ensure_source(lane.source)
+        began = time.monotonic()
+        holder = await self._lease(lane)
+        found = rows(await source.query(pending_query(lane.target, BATCH)), change_columns)
+        pending = [_change(r) for r in found]
+        key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in pending}
+        if not holder or not pending:
+            lane.saw(pending, began, complete=len(pending) < BATCH)
+            return holder
+        target = self.clients[lane.target]
+        if lane.target not in self._targets_ready:
+            await ensure_applied_table(target)
+            self._targets_ready.add(lane.target)
+        await apply_changes(target, pending, key_columns)
+        crash_point("outbox-applied")
+        await self._mark_applied(source, pending)
+        lane.saw([], began, complete=True)
+        if len(pending) == BATCH:
+            lane.wake.set()
+        await self._prune(lane, source)
+        return True
+
+    async def _ensure_source(self, database: str) -> None:
+        if database not in self._sources_ready:
+            await self.clients[database].ensure_system_tables([OUTBOX, DRAINERS])
+            self._sources_ready.add(database)
+
+    async def _lease(self, lane: _Lane) -> bool:
+        """Take or renew the lane's lease (compare-and-set); True when this router holds it."""
+        now = now_ms()
+        if lane.lease_until - now > self.lease_ms // 2:
+            return True
+        client = self.clients[lane.source]
+        until = now + self.lease_ms
+        free = _any_of([eq("owner", self.owner), lt("lease_until", now)])
+        update = pb.Update(
+            predicate=all_of(eq("target", lane.target), free),
+            set={"owner": value(self.owner), "lease_until": value(until)},
+        )
+        taken = (await client.mutate(pb.MutateRequest(collection=DRAINERS, update=update))).affected_rows == 1
+        if not taken:
+            entry = row({"target": lane.target, "owner": self.owner, "lease_until": until})
+            taken = await client.insert_new(pb.MutateRequest(collection=DRAINERS, insert=pb.Insert(rows=[entry])))
+        lane.lease_until = until if taken else 0
+        return taken
+
+    async def _release(self, lane: _Lane) -> None:
+        predicate = all_of(eq("target", lane.target), eq("owner", self.owner))
+        update = pb.Update(predicate=predicate, set={"lease_until": value(0)})
+        await self.clients[lane.source].mutate(pb.MutateRequest(collection=DRAINERS, update=update))
+        lane.lease_until = 0
+
+    async def _mark_applied(self, source: ResolverClient, changes: Sequence[Change]) -> None:
+        at = now_ms()
+        for start in range(0, len(changes), _MARK_CHUNK):
+            chunk = changes[start : start + _MARK_CHUNK]
+            predicate = all_of(is_pending(), _any_of([c.entry() for c in chunk]))
+            update = pb.Update(predicate=predicate, set={"applied_at": value(at)})
+            await source.mutate(pb.MutateRequest(collection=OUTBOX, update=update))
+
+    async def _prune(self, lane: _Lane, source: ResolverClient) -> None:
+        """Delete this target's applied changes older than KEEP_APPLIED_MS, once a minute."""
+        if time.monotonic() - lane.pruned_at < _PRUNE_EVERY_SECS:
+            return
+        lane.pruned_at = time.monotonic()
+        delete = pb.Delete(predicate=all_of(eq("target", lane.target), lt("applied_at", now_ms() - KEEP_APPLIED_MS)))
+        await source.mutate(pb.MutateRequest(collection=OUTBOX, delete=delete))
