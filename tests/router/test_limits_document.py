@@ -13,7 +13,9 @@ import pytest
 from harness.demo import demo_databases, prepare_demo
 from harness.mesh import InProcessMesh
 
+from dbmesh.config import RouterConfig
 from dbmesh.demo import customer_id
+from dbmesh.router.limits import max_tokens
 from dbmesh.router.preparation import TOKEN_BYTES
 
 C1 = customer_id(1)
@@ -91,6 +93,12 @@ async def test_token_bound_is_half_max_query_bytes(small: InProcessMesh) -> None
     status, body = await _post(small, fields(2049))
     assert status == 400
     _refused(body, "QUERY_TOO_COMPLEX", "Query is too large: more than 2048 tokens.")
+
+
+def test_token_bound_is_at_most_fifteen_thousand() -> None:
+    # With the default max_query_bytes (256 KiB) half would be 131,072 tokens: seconds of parsing.
+    assert max_tokens(RouterConfig()) == 15_000
+    assert max_tokens(RouterConfig(max_query_bytes=4096)) == 2048
 
 
 # --- depth and fragments --------------------------------------------------------------------------
