@@ -5,13 +5,17 @@ The cost is the number of rows the plan could fetch, summed over its fetches:
 - a root list fetches at most its `limit`: the argument (a literal or a variable), else the
   field's schema default, else `default_limit`, else — unbounded — `UNBOUNDED_ROWS` (100) rows;
 - a single object (a root field or a relation) fetches 1 row per parent row;
-- a relation list fetches its limit (or the same assumption) per row of its parent fetch;
+- a relation list fetches its limit per row of its parent fetch, else — unbounded —
+  `UNBOUNDED_RELATION_ROWS` (10) rows per parent row (a one-to-many fan-out, as GraphQL cost
+  analyses commonly assume for a list without a slicing argument);
 - a composite root (`Virtual`) fetches nothing and has one row.
 So `customers(limit: 10) { allOrders(limit: 5) { customer { name } } }` costs 10 + 10*5 + 10*5*1
-= 110, and `customer(id: ...) { allOrders { items { quantity } } }` 1 + 100 + 100*100 = 10101.
-Assuming `max_limit` for an unbounded list instead would refuse that ordinary query (10**8 with
-the defaults); deep unbounded nesting is still refused (100 per level), and what an assumption
-underestimates is stopped while fetching by `max_response_rows` (`router.budget`). A limit
+= 110, `customer(id: ...) { allOrders { items { quantity } } }` 1 + 10 + 10*10 = 111, and a
+thousand customers with their orders and items 1000 + 10,000 + 100,000 = 111,000. Assuming
+`max_limit` for an unbounded list instead would refuse such ordinary queries (10**8 and more with
+the defaults); deep unbounded nesting is still refused (customers -> allOrders -> customer ->
+allOrders ... six levels down costs over 10**8), and what an assumption underestimates is stopped
+while fetching by `max_response_rows` (`router.budget`). A limit
 depends on variables, so this runs per request; it reads each plan node once.
 
 Errors: a `limit` above `max_limit` is BAD_USER_INPUT `"<field path>: limit must be at most N
@@ -29,9 +33,10 @@ from dbmesh.router.graphql_errors import request_error
 from dbmesh.router.plan import BatchedJoin, Fetch, Plan, Virtual
 from dbmesh.router.requests import effective_limit, resolve_arguments
 
-__all__ = ["UNBOUNDED_ROWS", "Refused", "estimate", "request_limits"]
+__all__ = ["UNBOUNDED_RELATION_ROWS", "UNBOUNDED_ROWS", "Refused", "estimate", "request_limits"]
 
 UNBOUNDED_ROWS = 100
+UNBOUNDED_RELATION_ROWS = 10
 
 
 class Refused(Exception):
@@ -49,7 +54,7 @@ def _limit(fetch: Fetch, variables: Mapping[str, Any], config: RouterConfig) -> 
     template = dict(fetch.arguments).get("limit")
     limit = effective_limit(resolve_arguments(template, variables), fetch.many, config.default_limit)
     if limit is None:
-        return UNBOUNDED_ROWS
+        return UNBOUNDED_ROWS if fetch.owner == "Query" else UNBOUNDED_RELATION_ROWS
     limit = int(limit)
     if limit > config.max_limit:
         path = ".".join(fetch.path)
