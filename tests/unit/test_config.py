@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 import dbmesh.config
-from dbmesh.config import Config, Connection, DatabaseConfig, RouterConfig, load_config, parse_config
+from dbmesh.config import (
+    Config,
+    Connection,
+    DatabaseConfig,
+    RouterConfig,
+    TransactionsConfig,
+    load_config,
+    parse_config,
+)
 from dbmesh.errors import ConfigError
 
 # The guide's example (reference/federation-guide.md, "FraiseQL TOML"), verbatim.
@@ -101,6 +109,7 @@ def test_public_api() -> None:
         "Connection",
         "DatabaseConfig",
         "RouterConfig",
+        "TransactionsConfig",
         "load_config",
         "parse_config",
     ]
@@ -135,6 +144,8 @@ def test_guide_example() -> None:
         ),
         router=RouterConfig(),
         source="dbmesh.toml",
+        # The coordinator log defaults to the first PostgreSQL database that is not read-only.
+        transactions=TransactionsConfig(log_database="postgres_primary"),
     )
     assert [database.connection() for database in config.databases] == [
         Connection(host="10.0.0.5", port=5432, database="production", username="api", password="pg-s3cret"),
