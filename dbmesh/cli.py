@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
         description="List the write-through changes not yet applied to their targets, per written database and "
         "target, with the age of the oldest (docs/reference.md §11). Needs the resolvers running at the "
         "databases' `resolver` addresses.",
-        epilog="exit status: 0 listed; 1 an error (bad config, a resolver or database unreachable).",
+        epilog="exit status: 0 listed; 1 an error (bad config); 3 some database could not be read (what could "
+        "be read is listed, then one line per database that could not).",
     )
     with_config(outbox, schema=False)
 

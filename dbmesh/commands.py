@@ -384,9 +384,10 @@ async def transactions(config_path: str, *, recover: bool) -> int:
 
 async def outbox(config_path: str) -> int:
     """`dbmesh outbox`: pending write-through changes per written database and target (count,
-    age of the oldest), one line each (docs/reference.md §11)."""
+    age of the oldest), one line each (docs/reference.md §11), then one line per database that
+    could not be read. Exit 3 when some could not (what was read is still listed)."""
     from dbmesh.outbox import pending_changes
-    from dbmesh.resolver.client import CallError, ResolverClient
+    from dbmesh.resolver.client import ResolverClient
 
     config = load_config(config_path)
     missing = [d.name for d in config.databases if not d.resolver]
@@ -396,14 +397,14 @@ async def outbox(config_path: str) -> int:
         )
     clients = {d.name: ResolverClient(d) for d in config.databases}
     try:
-        backlog = await pending_changes(clients)
-    except CallError as exc:
-        raise DbmeshError(exc.message) from None
+        backlog, failed = await pending_changes(clients)
     finally:
         for client in clients.values():
             await client.close()
     for entry in backlog:
         print(entry.line())
-    if not backlog:
+    if not backlog and not failed:
         print("no pending write-through changes")
-    return 0
+    for error in failed:
+        print(f"not read: {error.message}")
+    return 3 if failed else 0

@@ -123,6 +123,7 @@ class Outbox:
         self.keys = KeyCache()
         self.lanes = {(s, t): _Lane(s, t) for s, targets in routes.items() for t in targets}
         self._sources_ready: set[str] = set()
+        self._ensure_lock = asyncio.Lock()  # concurrent CREATE TABLE IF NOT EXISTS can collide
         self._targets_ready: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -238,9 +239,12 @@ class Outbox:
         return True
 
     async def _ensure_source(self, database: str) -> None:
-        if database not in self._sources_ready:
-            await self.clients[database].ensure_system_tables([OUTBOX, DRAINERS])
-            self._sources_ready.add(database)
+        if database in self._sources_ready:
+            return
+        async with self._ensure_lock:
+            if database not in self._sources_ready:
+                await self.clients[database].ensure_system_tables([OUTBOX, DRAINERS])
+                self._sources_ready.add(database)
 
     async def _lease(self, lane: _Lane) -> bool:
         """Take or renew the lane's lease (compare-and-set); True when this router holds it."""

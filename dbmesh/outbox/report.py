@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dbmesh.coordinator._requests import query, rows
 from dbmesh.outbox.store import OUTBOX, is_pending, now_ms
-from dbmesh.resolver.client import ResolverClient
+from dbmesh.resolver.client import CallError, ResolverClient
 
 __all__ = ["TargetBacklog", "pending_changes"]
 
@@ -25,25 +25,32 @@ class TargetBacklog:
         return f"{self.database} -> {self.target}: {self.count} pending, oldest {self.oldest_age_secs:.1f}s old"
 
 
-async def pending_changes(clients: Mapping[str, ResolverClient]) -> list[TargetBacklog]:
-    """Every target with pending changes, per written database, in config order. Raises the
-    CallError of a resolver that cannot answer."""
+async def pending_changes(clients: Mapping[str, ResolverClient]) -> tuple[list[TargetBacklog], list[CallError]]:
+    """Every target with pending changes, per written database, in config order; and the error of
+    each database that could not be read (its outbox, if it has one, is not in the list)."""
     found: list[TargetBacklog] = []
-    for name, client in clients.items():
+    failed: list[CallError] = []
+    for client in clients.values():
         if client.config.read_only:
             continue
-        schema = await client.schema()
-        if not any(c.name == OUTBOX for c in schema.collections):
-            continue
-        pending = rows(
-            await client.query(query(OUTBOX, ("target", "created_at"), is_pending())), ("target", "created_at")
-        )
-        now = now_ms()
-        oldest: dict[str, int] = {}
-        counts: dict[str, int] = {}
-        for entry in pending:
-            target, created = str(entry["target"]), int(str(entry["created_at"]))
-            counts[target] = counts.get(target, 0) + 1
-            oldest[target] = min(oldest.get(target, created), created)
-        found += [TargetBacklog(name, t, counts[t], max(0, now - oldest[t]) / 1000) for t in sorted(counts)]
-    return found
+        try:
+            found += await _backlog(client)
+        except CallError as exc:
+            failed.append(exc)
+    return found, failed
+
+
+async def _backlog(client: ResolverClient) -> list[TargetBacklog]:
+    schema = await client.schema()
+    if not any(c.name == OUTBOX for c in schema.collections):
+        return []
+    columns = ("target", "created_at")
+    pending = rows(await client.query(query(OUTBOX, columns, is_pending())), columns)
+    now = now_ms()
+    oldest: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for entry in pending:
+        target, created = str(entry["target"]), int(str(entry["created_at"]))
+        counts[target] = counts.get(target, 0) + 1
+        oldest[target] = min(oldest.get(target, created), created)
+    return [TargetBacklog(client.name, t, counts[t], max(0, now - oldest[t]) / 1000) for t in sorted(counts)]
