@@ -288,7 +288,9 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
             }
         except orjson.JSONDecodeError:
             return _response(_bad_request("'variables' and 'extensions' must be JSON", 400, media))
-        if isinstance(payload["query"], str) and _is_mutation(payload["query"]):
+        if isinstance(payload["query"], str) and router.preparation.is_mutation(
+            payload["query"], payload["operationName"] or None
+        ):
             return _response(_bad_request("mutations are not allowed over GET", 405, media))
         return _response(await _run(router, payload, media, _traceparent(request.headers.get("traceparent"))))
 
@@ -315,7 +317,3 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
         return Response(router.metrics.render(), media_type=CONTENT_TYPE)
 
     return GraphQLEndpoint(router, app)
-
-
-def _is_mutation(query: str) -> bool:
-    return re.match(r"\s*mutation\b", query) is not None

@@ -177,6 +177,21 @@ class Preparation:
             self._plans.put(key, plan, doc.weight)
         return plan
 
+    def is_mutation(self, query: str, operation_name: str | None) -> bool:
+        """Whether the operation `operation_name` selects in `query` is a mutation, valid or not
+        (False when the text is too large or does not parse: `prepare` reports that)."""
+        doc = self.document(query)
+        document = doc.document
+        if document is None:
+            if text_limit(len(query.encode()), self.config) is not None:
+                return False
+            try:
+                document = parse(query, max_tokens=max_tokens(self.config))
+            except GraphQLSyntaxError:
+                return False
+        operation = get_operation(document, operation_name)
+        return operation is not None and operation.operation.value == "mutation"
+
     def plan(self, query: str, operation_name: str | None = None, variables: Mapping[str, Any] | None = None) -> Plan:
         """The plan of `query` (for `dbmesh plan`); raises ValueError with the document's errors.
 

@@ -278,6 +278,18 @@ async def test_mutations_are_refused_over_get(mesh: Mesh) -> None:
     assert len(await mesh.customers()) == 2
 
 
+async def test_a_mutation_selected_by_operation_name_is_refused_over_get(mesh: Mesh) -> None:
+    # A query first in the document does not make the GET safe: the operation that would run counts.
+    document = "query Q { __typename } " + SEED.strip().replace("mutation", "mutation M", 1)
+    async with httpx.AsyncClient() as client:
+        refused = await client.get(mesh.mesh.url, params={"query": document, "operationName": "M"})
+        served = await client.get(mesh.mesh.url, params={"query": document, "operationName": "Q"})
+    assert refused.status_code == 405
+    assert refused.json()["errors"][0]["message"] == "mutations are not allowed over GET"
+    assert served.status_code == 200 and served.json() == {"data": {"__typename": "Query"}}
+    assert len(await mesh.customers()) == 2
+
+
 def test_a_mutation_of_a_read_only_database_is_a_schema_error() -> None:
     config = parse_config(
         '[[databases]]\nname = "main"\nengine = "sqlite"\npath = "m.db"\nread_only = true\n'
