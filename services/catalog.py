@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from dbmesh.services.errors import InvalidArgument
 
-__all__ = ["Catalog", "CollectionInfo", "ColumnInfo", "Logical"]
+__all__ = ["Catalog", "CollectionInfo", "ColumnInfo", "ForeignKeyInfo", "Logical"]
 
 
 class Logical(enum.IntEnum):
@@ -55,12 +55,24 @@ class ColumnInfo:
 
 
 @dataclass(frozen=True)
+class ForeignKeyInfo:
+    """`columns` reference `referenced_columns` (pairwise, in order) of `referenced` in the same
+    database. Reported by GetSchema for `dbmesh init`; requests never depend on it."""
+
+    name: str
+    columns: tuple[str, ...]
+    referenced: str
+    referenced_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     name: str
     columns: dict[str, ColumnInfo]
     primary_key: tuple[str, ...] = ()
     unique_keys: tuple[tuple[str, ...], ...] = ()
     is_view: bool = False
+    foreign_keys: tuple[ForeignKeyInfo, ...] = ()
 
     def column(self, name: str) -> ColumnInfo:
         info = self.columns.get(name)

@@ -177,6 +177,15 @@ class ResolverServicer(pb_grpc.ResolverServicer):
                     ],
                     primary_key=list(c.primary_key),
                     unique_keys=[pb.UniqueKey(columns=list(k)) for k in c.unique_keys],
+                    foreign_keys=[
+                        pb.ForeignKey(
+                            name=k.name,
+                            columns=list(k.columns),
+                            referenced_collection=k.referenced,
+                            referenced_columns=list(k.referenced_columns),
+                        )
+                        for k in c.foreign_keys
+                    ],
                 )
                 for c in catalog.collections.values()
             ]

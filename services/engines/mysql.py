@@ -35,7 +35,7 @@ import aiomysql
 import pymysql
 from pymysql.constants import CLIENT
 
-from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, ForeignKeyInfo, Logical
 from dbmesh.services.constraints import mysql_constraint
 from dbmesh.services.dialects.mysql import MysqlDialect, exact_collation, json_checked_column, mysql_logical
 from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
@@ -313,6 +313,13 @@ class MysqlEngine(Engine):
                 f" WHERE {where} AND NON_UNIQUE = 0 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
                 schema,
             )
+            references = await conn.fetch(
+                "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME"
+                f" FROM information_schema.KEY_COLUMN_USAGE WHERE {where}"
+                f" AND REFERENCED_TABLE_SCHEMA = {self.dialect.placeholder(1)}"
+                " ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+                schema,
+            )
         json_columns = {(str(table), json_checked_column(str(clause))) for table, clause in checks}
         by_table: dict[str, dict[str, ColumnInfo]] = {}
         for table, name, data_type, column_type, nullable, precision, scale, charset, collation in columns:
@@ -332,6 +339,11 @@ class MysqlEngine(Engine):
         indexes: dict[tuple[str, str], list[str]] = {}
         for table, index, column in keys:
             indexes.setdefault((str(table), str(index)), []).append(str(column))
+        foreign: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+        for constraint, table, column, referenced, referenced_column in references:
+            entry = foreign.setdefault((str(table), str(constraint)), (str(referenced), [], []))
+            entry[1].append(str(column))
+            entry[2].append(str(referenced_column))
         catalog = Catalog()
         for table, kind in tables:
             name = str(table)
@@ -341,6 +353,11 @@ class MysqlEngine(Engine):
                 tuple(indexes.get((name, "PRIMARY"), ())),
                 tuple(tuple(cols) for (t, index), cols in indexes.items() if t == name and index != "PRIMARY"),
                 is_view=kind == "VIEW",
+                foreign_keys=tuple(
+                    ForeignKeyInfo(constraint, tuple(cols), referenced, tuple(ref_cols))
+                    for (t, constraint), (referenced, cols, ref_cols) in foreign.items()
+                    if t == name
+                ),
             )
         return catalog
 

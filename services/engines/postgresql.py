@@ -27,7 +27,7 @@ import asyncpg
 import asyncpg.exceptions as pg
 
 from dbmesh.config import DatabaseConfig
-from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, ForeignKeyInfo, Logical
 from dbmesh.services.constraints import postgres_constraint
 from dbmesh.services.dialects.postgresql import ICU_ROOT, PostgresDialect
 from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
@@ -105,6 +105,23 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND i.indisunique AND i.indisvalid
   AND i.indpred IS NULL AND i.indexprs IS NULL
 ORDER BY c.relname, i.indisprimary DESC, ic.relname
+"""
+
+# Foreign keys between tables of that schema (key columns pairwise, in key order).
+_FOREIGN_KEYS = """
+SELECT con.conname, c.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+       rc.relname AS referenced,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS ref_columns
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_class rc ON rc.oid = con.confrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE con.contype = 'f' AND n.nspname = current_schema() AND rn.nspname = current_schema()
+ORDER BY c.relname, con.conname
 """
 
 
@@ -316,6 +333,7 @@ class PostgresEngine(Engine):
         async with self.connection() as conn:
             columns: list[Any] = await conn.fetch(_COLUMNS, [])  # asyncpg Records, read by name
             keys = await conn.fetch(_KEYS, [])
+            references = await conn.fetch(_FOREIGN_KEYS, [])
             icu = await conn.fetch("SELECT 1 FROM pg_collation WHERE collname = $1", [ICU_ROOT])
         fold_collation = ICU_ROOT if icu else None
         collections: dict[str, dict[str, ColumnInfo]] = {}
@@ -345,10 +363,18 @@ class PostgresEngine(Engine):
                 primary[relname] = tuple(key)
             else:
                 uniques.setdefault(relname, []).append(tuple(key))
+        foreign: dict[str, list[ForeignKeyInfo]] = {}
+        for name, relname, key, referenced, referenced_key in references:
+            foreign.setdefault(relname, []).append(ForeignKeyInfo(name, tuple(key), referenced, tuple(referenced_key)))
         catalog = Catalog()
         for relname, cols in collections.items():
             catalog.collections[relname] = CollectionInfo(
-                relname, cols, primary.get(relname, ()), tuple(uniques.get(relname, ())), is_view=relname in views
+                relname,
+                cols,
+                primary.get(relname, ()),
+                tuple(uniques.get(relname, ())),
+                is_view=relname in views,
+                foreign_keys=tuple(foreign.get(relname, ())),
             )
         return catalog
 

@@ -15,11 +15,12 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiosqlite
 
-from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, Logical
+from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, ForeignKeyInfo, Logical
 from dbmesh.services.dialects.sqlite import SqliteDialect
 from dbmesh.services.engines.base import DRIVER_FAILED, Connection, Engine
 from dbmesh.services.errors import (
@@ -62,6 +63,27 @@ def sqlite_type(declared: str) -> tuple[Logical, int | None, int | None]:
     if "JSON" in t:
         return Logical.JSON, None, None
     return Logical.STRING, None, None
+
+
+def _foreign_keys(catalog: Catalog, table: str, rows: list[Sequence[Any]]) -> tuple[ForeignKeyInfo, ...]:
+    """The foreign keys of `table` from its `PRAGMA foreign_key_list` rows (id, seq, table, from,
+    to, ...): a key without `to` columns references the primary key; one naming a table that does
+    not exist (SQLite does not check) is left out. SQLite names no constraint: `name` is ""."""
+    keys: dict[int, tuple[str, list[str], list[str | None]]] = {}
+    for key_id, _seq, referenced, column, to, *_ in rows:
+        entry = keys.setdefault(int(key_id), (str(referenced), [], []))
+        entry[1].append(str(column))
+        entry[2].append(None if to is None else str(to))
+    found: list[ForeignKeyInfo] = []
+    for _id, (referenced, columns, targets) in sorted(keys.items()):
+        target = next((c for n, c in catalog.collections.items() if n.lower() == referenced.lower()), None)
+        if target is None:
+            continue
+        resolved = list(target.primary_key) if all(t is None for t in targets) else targets
+        if len(resolved) != len(columns) or any(t is None or t not in target.columns for t in resolved):
+            continue
+        found.append(ForeignKeyInfo("", tuple(columns), target.name, tuple(str(t) for t in resolved)))
+    return tuple(found)
 
 
 class _SqliteConnection:
@@ -189,6 +211,7 @@ class SqliteEngine(Engine):
 
     async def introspect(self) -> Catalog:
         catalog = Catalog()
+        pending: dict[str, list[Sequence[Any]]] = {}  # table -> its PRAGMA foreign_key_list rows
         async with self.connection() as conn:
             objects = await conn.fetch(
                 "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
@@ -222,9 +245,15 @@ class SqliteEngine(Engine):
                     if unique:
                         info = await conn.fetch(f"PRAGMA index_info({self.dialect.quote(str(index))})", [])
                         uniques.append(tuple(str(r[2]) for r in info))
+                references = await conn.fetch(f"PRAGMA foreign_key_list({quoted})", [])
                 catalog.collections[name] = CollectionInfo(
                     name, columns, tuple(c for _, c in sorted(pk)), tuple(uniques), is_view=kind == "view"
                 )
+                pending[name] = references
+        for name, references in pending.items():
+            catalog.collections[name] = replace(
+                catalog.collections[name], foreign_keys=_foreign_keys(catalog, name, references)
+            )
         return catalog
 
     def connection_is_broken(self, exc: BaseException) -> bool:

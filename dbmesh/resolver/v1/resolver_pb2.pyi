@@ -1304,6 +1304,7 @@ class Collection(_message.Message):
     COLUMNS_FIELD_NUMBER: _builtins.int
     PRIMARY_KEY_FIELD_NUMBER: _builtins.int
     UNIQUE_KEYS_FIELD_NUMBER: _builtins.int
+    FOREIGN_KEYS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     is_view: _builtins.bool
     @_builtins.property
@@ -1312,6 +1313,8 @@ class Collection(_message.Message):
     def primary_key(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def unique_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___UniqueKey]: ...
+    @_builtins.property
+    def foreign_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForeignKey]: ...
     def __init__(
         self,
         *,
@@ -1320,10 +1323,11 @@ class Collection(_message.Message):
         columns: _abc.Iterable[Global___Column] | None = ...,
         primary_key: _abc.Iterable[_builtins.str] | None = ...,
         unique_keys: _abc.Iterable[Global___UniqueKey] | None = ...,
+        foreign_keys: _abc.Iterable[Global___ForeignKey] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "is_view", b"is_view", "name", b"name", "primary_key", b"primary_key", "unique_keys", b"unique_keys"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "foreign_keys", b"foreign_keys", "is_view", b"is_view", "name", b"name", "primary_key", b"primary_key", "unique_keys", b"unique_keys"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1348,6 +1352,42 @@ class UniqueKey(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UniqueKey: _TypeAlias = UniqueKey  # noqa: Y015
+
+@_typing.final
+class ForeignKey(_message.Message):
+    """`columns` of this collection reference `referenced_columns` (same order, same count) of
+    `referenced_collection` in the same database. Only keys whose both sides the service can read
+    are listed (a reference into another schema or database is left out).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    REFERENCED_COLLECTION_FIELD_NUMBER: _builtins.int
+    REFERENCED_COLUMNS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """the constraint's name ("" when the engine has none)"""
+    referenced_collection: _builtins.str
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def referenced_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        columns: _abc.Iterable[_builtins.str] | None = ...,
+        referenced_collection: _builtins.str = ...,
+        referenced_columns: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "name", b"name", "referenced_collection", b"referenced_collection", "referenced_columns", b"referenced_columns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForeignKey: _TypeAlias = ForeignKey  # noqa: Y015
 
 @_typing.final
 class Schema(_message.Message):
