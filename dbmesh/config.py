@@ -32,6 +32,11 @@ Rules docs/reference.md §3 leaves open, decided here:
   because each resolver keeps a pool of connections, which must share one database file.
 * ``read_write = false`` (the guide's) means ``read_only = true``; giving both so that they disagree
   is an error. ``resolver`` and ``replicas`` entries are ``host:port`` (IPv6 as ``[::1]:port``).
+* ``resolver`` may name several replicas of the database's resolver (docs/reference.md §15): an
+  array of ``IP:port`` (one family: gRPC's static ``ipv4:``/``ipv6:`` target; an array of one may be
+  any ``host:port``), or ``dns:///NAME:PORT`` (every address the name resolves to, re-resolved).
+  Hostnames in an array of several are refused (no gRPC target takes them; their DNS name is the
+  ``dns:///`` form), and so are duplicates. :attr:`DatabaseConfig.resolver` is then the gRPC target.
 * ``max_transactions`` (default 8, at least 1) is how many open transactions (``Begin``) a resolver
   holds at once, each on a connection of its own outside the read pool; ``transaction_idle_secs``
   (default 30, greater than 0) is how long one may sit idle before the resolver rolls it back
@@ -67,6 +72,7 @@ import difflib
 import math
 import os
 import re
+import ipaddress
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +103,8 @@ _SECRET_KEYS = frozenset({"password"})
 _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
+_DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
+_LIST_TARGETS = ("ipv4:", "ipv6:")
 @dataclass(frozen=True)
 class Connection:
     """A database's connection settings, substituted and validated (what only its resolver needs).
@@ -164,6 +172,8 @@ class DatabaseConfig:
     replicas: tuple[str, ...] = ()
     # Open transactions (Begin) a resolver holds at once, each on a connection of its own outside
     # the read pool, and how long one may sit idle before it is rolled back (docs/reference.md §8).
+    # The gRPC target of this database's resolver: ``host:port``, ``dns:///NAME:PORT``, or for an
+    # array of replicas the static ``ipv4:A:P,B:P`` / ``ipv6:[A]:P,[B]:P`` target.
     max_transactions: int = 8
     transaction_idle_secs: float = 30.0
 
@@ -206,12 +216,36 @@ class DatabaseConfig:
         """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
         if problem := _address_problem(address):
             raise ValueError(problem)
+    @property
+    def replicated(self) -> bool:
+        """Whether ``resolver`` may reach several replicas (an array of several, or ``dns:///``)."""
+        return self.resolver is not None and self.resolver.startswith(("dns:", *_LIST_TARGETS))
+
+    @property
+    def resolver_addresses(self) -> tuple[str, ...]:
+        """Each ``host:port`` the resolver key lists: one for a single address, none for
+        ``dns:///`` (DNS names the replicas) or no key."""
+        if not self.resolver or self.resolver.startswith("dns:"):
+            return ()
+        if self.resolver.startswith(_LIST_TARGETS):
+            return tuple(self.resolver.split(":", 1)[1].split(","))
+        return (self.resolver,)
+
         return dataclasses.replace(self, resolver=address)
 
     def describe(self) -> str:
         """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``.
 
         It shows connection settings, so it raises what :meth:`connection` raises.
+    def with_resolvers(self, addresses: Sequence[str]) -> DatabaseConfig:
+        """Return a copy whose resolver replicas listen at ``addresses``, as written in an array."""
+        for address in addresses:
+            if problem := _address_problem(address):
+                raise ValueError(problem)
+        if listed := _replicas_problem(addresses):
+            raise ValueError(listed[1])
+        return dataclasses.replace(self, resolver=_replicas_target(addresses))
+
         """
         settings = self.connection()
         if self.engine == "sqlite":
@@ -406,7 +440,7 @@ def _parse_database(table: _Table, seen: dict[str, str], base_dir: Path) -> Data
         "pool_size": table.integer("pool_size", 10, minimum=1),
         "timeout_secs": table.positive_number("timeout_secs", 30.0),
         "read_only": bool(read_only),
-        "resolver": table.address("resolver"),
+        "resolver": table.resolver("resolver"),
         "max_transactions": table.integer("max_transactions", 8, minimum=1),
         "transaction_idle_secs": table.positive_number("transaction_idle_secs", 30.0),
     }
@@ -643,6 +677,28 @@ def _substitute(value: str, environ: Mapping[str, str], *, secret: bool = False)
         position = end + 1
     parts.append(value[position:])
     return "".join(parts)
+    def resolver(self, key: str) -> str | None:
+        """The resolver key as a gRPC target: ``host:port``, ``dns:///NAME:PORT`` or an array of
+        replicas (see the module docstring)."""
+        written = self.values.get(key)
+        if isinstance(written, list):
+            addresses = self.addresses(key)
+            if not addresses:
+                raise self.error("an empty array (list at least one 'host:port')", key)
+            if problem := _replicas_problem(addresses):
+                index, message = problem
+                raise self.error(message, key if index is None else f"{key}[{index}]")
+            return _replicas_target(addresses)
+        value = self._get(key)
+        if isinstance(value, str) and value.startswith("dns:"):
+            match = _DNS_TARGET.fullmatch(value)
+            if match is None:
+                raise self.error(f"expected 'dns:///NAME:PORT', got {value!r}", key)
+            if not 1 <= int(match.group(2)) <= 65535:
+                raise self.error(f"port must be between 1 and 65535, got {value!r}", key)
+            return value
+        return self.address(key)
+
 
 
 def _address_problem(address: str) -> str | None:
@@ -672,3 +728,36 @@ def _show(value: Any) -> str:
         return "true" if value else "false"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+def _ip_family(address: str) -> str | None:
+    """``ipv4`` or ``ipv6`` for an ``IP:port`` address, None for a hostname."""
+    host = address.rsplit(":", 1)[0].removeprefix("[").removesuffix("]")
+    try:
+        return f"ipv{ipaddress.ip_address(host).version}"
+    except ValueError:
+        return None
+
+
+def _replicas_problem(addresses: Sequence[str]) -> tuple[int | None, str] | None:
+    """What is wrong with an array of valid ``host:port`` replica addresses: (index or None, problem)."""
+    if len(addresses) == 1:
+        return None
+    for index, address in enumerate(addresses):
+        if address in addresses[:index]:
+            return index, f"{address!r} is listed twice"
+        if _ip_family(address) is None:
+            return index, (
+                f"{address!r} is not an IP address: an array of replicas takes 'IP:port' entries;"
+                " replicas behind one DNS name are 'dns:///NAME:PORT'"
+            )
+    if len({_ip_family(address) for address in addresses}) > 1:
+        return None, "mixes IPv4 and IPv6 addresses (list one family, or use 'dns:///NAME:PORT')"
+    return None
+
+
+def _replicas_target(addresses: Sequence[str]) -> str:
+    """The gRPC target of valid replica addresses: the address itself when there is one."""
+    if len(addresses) == 1:
+        return addresses[0]
+    return f"{_ip_family(addresses[0])}:{','.join(addresses)}"
+
+

@@ -4,8 +4,22 @@ None of them imports another's code to reach a database.
 
 One `ResolverClient` per database: one gRPC channel (HTTP/2 multiplexes every concurrent call),
 the database's deadline (`timeout_secs`) on every call, and the request's W3C trace context in the
-`traceparent` metadata key. `call_error` is the one place a `grpc.aio.AioRpcError` becomes a
-dbmesh error:
+`traceparent` metadata key.
+
+A database whose `resolver` names several replicas (docs/reference.md §15: an array of addresses,
+or `dns:///NAME:PORT`, re-resolved by gRPC as replicas come and go) gets two channels over them:
+
+* reads (Query outside a transaction, Status, GetSchema, Recover) go over a `round_robin`
+  channel, which spreads calls over every replica that is connected; a read that fails because
+  the replica it reached is unreachable (UNAVAILABLE from the transport, not the resolver's own
+  "database 'x' ..." message) is tried again on the next replica, up to one attempt per listed
+  replica (`DNS_READ_ATTEMPTS` for `dns:///`), within the call's one deadline;
+* writes and transactions (Mutate, Begin, a Query inside a transaction, Prepare, Commit,
+  Rollback, EnsureSystemTables) go over a `pick_first` channel, `stub`, which keeps to one
+  replica while it is connected, so a transaction's calls reach the replica holding it; they
+  are never retried.
+
+`call_error` is the one place a `grpc.aio.AioRpcError` becomes a dbmesh error:
 
     CallError                       a call to one database's resolver failed
      ├── DATABASE_UNAVAILABLE       the resolver or its database cannot be reached, or the call was
@@ -21,6 +35,8 @@ dbmesh error:
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import grpc
@@ -30,7 +46,10 @@ from dbmesh.errors import CodedError
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 
-__all__ = ["CallError", "ResolverClient", "call_error"]
+__all__ = ["DNS_READ_ATTEMPTS", "CallError", "ResolverClient", "call_error", "replica_unreachable"]
+
+# Attempts of one read over `dns:///` replicas, whose number the client does not know.
+DNS_READ_ATTEMPTS = 3
 
 _OPTIONS = [
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
@@ -39,6 +58,8 @@ _OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
+
+_ROUND_ROBIN = ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]}))
 
 # The resolver says this (services/errors.py) when a database refused a write for lack of rights
 # rather than because the database is configured read-only.
@@ -61,6 +82,13 @@ def call_error(exc: grpc.aio.AioRpcError, database: str) -> CallError:
     error = _classify(exc, database)
     error.detail = exc.details() or exc.code().name
     return error
+
+
+def replica_unreachable(exc: grpc.aio.AioRpcError, database: str) -> bool:
+    """Whether a call failed because the replica it reached could not be reached (or went away),
+    rather than because the resolver answered that its database is unavailable."""
+    details = exc.details() or ""
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and not details.startswith(f"database {database!r}")
 
 
 def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
@@ -110,6 +138,13 @@ class ResolverClient:
         self.timeout = float(config.timeout_secs)
         self.channel = grpc.aio.insecure_channel(config.resolver, options=_OPTIONS)
         self.stub = pb_grpc.ResolverStub(self.channel)
+        self.read_channel = self.channel
+        self.read_stub = self.stub
+        self.read_attempts = 1
+        if config.replicated:
+            self.read_channel = grpc.aio.insecure_channel(config.resolver, options=[*_OPTIONS, _ROUND_ROBIN])
+            self.read_stub = pb_grpc.ResolverStub(self.read_channel)
+            self.read_attempts = len(config.resolver_addresses) or DNS_READ_ATTEMPTS
 
     @staticmethod
     def _metadata(traceparent: str | None) -> tuple[tuple[str, str], ...]:
@@ -121,6 +156,21 @@ class ResolverClient:
         except grpc.aio.AioRpcError as exc:
             raise call_error(exc, self.name) from None
 
+    async def _read(self, name: str, request: Any, timeout: float | None, traceparent: str | None) -> Any:  # noqa: ASYNC109
+        """The read RPC `name` over the read channel, tried on another replica while the one it
+        reached is unreachable (see the module docstring), all within one deadline."""
+        method = getattr(self.read_stub, name)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        metadata = self._metadata(traceparent)
+        for attempt in range(1, self.read_attempts + 1):
+            try:
+                return await method(request, timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata)
+            except grpc.aio.AioRpcError as exc:
+                last = attempt == self.read_attempts or time.monotonic() >= deadline
+                if last or not replica_unreachable(exc, self.name):
+                    raise call_error(exc, self.name) from None
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
     async def query(
         self,
         request: pb.QueryRequest,
@@ -129,7 +179,11 @@ class ResolverClient:
     ) -> pb.QueryResponse:
         """One Query call. A response with a row set per variable set (one when there are none) is
         the contract: any other count is a `DATABASE_ERROR`, never silently truncated."""
-        response: pb.QueryResponse = await self._call(self.stub.Query, request, timeout, traceparent)
+        response: pb.QueryResponse = (
+            await self._call(self.stub.Query, request, timeout, traceparent)
+            if request.transaction_id
+            else await self._read("Query", request, timeout, traceparent)
+        )
         expected = max(1, len(request.variables))
         if len(response.row_sets) != expected:
             raise CallError(
@@ -140,17 +194,17 @@ class ResolverClient:
         return response
 
     async def status(self, replica: str = "", timeout: float | None = None) -> pb.StatusResponse:  # noqa: ASYNC109
-        response: pb.StatusResponse = await self._call(
-            self.stub.Status, pb.StatusRequest(replica=replica), timeout, None
-        )
+        response: pb.StatusResponse = await self._read("Status", pb.StatusRequest(replica=replica), timeout, None)
         return response
 
     async def schema(self) -> pb.Schema:
-        response: pb.Schema = await self._call(self.stub.GetSchema, pb.GetSchemaRequest(), None, None)
+        response: pb.Schema = await self._read("GetSchema", pb.GetSchemaRequest(), None, None)
         return response
 
     async def close(self) -> None:
         await self.channel.close()
+        if self.read_channel is not self.channel:
+            await self.read_channel.close()
 
     # --- writes and transactions (the transaction coordinator, dbmesh.coordinator) --------------
 
@@ -201,7 +255,7 @@ class ResolverClient:
 
     async def recover(self) -> list[pb.PreparedTransaction]:
         """dbmesh's prepared transactions of this database that are in doubt."""
-        response: pb.RecoverResponse = await self._call(self.stub.Recover, pb.RecoverRequest(), None, None)
+        response: pb.RecoverResponse = await self._read("Recover", pb.RecoverRequest(), None, None)
         return list(response.transactions)
 
     async def ensure_system_tables(self, tables: list[str], transaction_id: str = "") -> list[str]:
