@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from conftest import Cache, eventually, post
+from cache_world import Cache, eventually, post
 
 ONE = "00000000-0000-4000-8000-000000000001"
 SEED = (

@@ -8,7 +8,7 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
-from conftest import Cache, eventually, post
+from cache_world import Cache, eventually, post
 
 ONE = "00000000-0000-4000-8000-000000000001"
 TWO = "00000000-0000-4000-8000-000000000002"
