@@ -69,10 +69,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import ipaddress
 import math
 import os
 import re
-import ipaddress
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,12 +99,12 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([0-9]{1,5})")
+_DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
+_LIST_TARGETS = ("ipv4:", "ipv6:")
 _SECRET_KEYS = frozenset({"password"})
 _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
-_DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
-_LIST_TARGETS = ("ipv4:", "ipv6:")
 @dataclass(frozen=True)
 class Connection:
     """A database's connection settings, substituted and validated (what only its resolver needs).
@@ -168,12 +168,12 @@ class DatabaseConfig:
     pool_size: int = 10
     timeout_secs: float = 30.0
     read_only: bool = False
+    # The gRPC target of this database's resolver: ``host:port``, ``dns:///NAME:PORT``, or for an
+    # array of replicas the static ``ipv4:A:P,B:P`` / ``ipv6:[A]:P,[B]:P`` target.
     resolver: str | None = None
     replicas: tuple[str, ...] = ()
     # Open transactions (Begin) a resolver holds at once, each on a connection of its own outside
     # the read pool, and how long one may sit idle before it is rolled back (docs/reference.md §8).
-    # The gRPC target of this database's resolver: ``host:port``, ``dns:///NAME:PORT``, or for an
-    # array of replicas the static ``ipv4:A:P,B:P`` / ``ipv6:[A]:P,[B]:P`` target.
     max_transactions: int = 8
     transaction_idle_secs: float = 30.0
 
@@ -212,10 +212,6 @@ class DatabaseConfig:
     def path(self) -> str | None:
         return self.connection().path
 
-    def with_resolver(self, address: str) -> DatabaseConfig:
-        """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
-        if problem := _address_problem(address):
-            raise ValueError(problem)
     @property
     def replicated(self) -> bool:
         """Whether ``resolver`` may reach several replicas (an array of several, or ``dns:///``)."""
@@ -231,12 +227,12 @@ class DatabaseConfig:
             return tuple(self.resolver.split(":", 1)[1].split(","))
         return (self.resolver,)
 
+    def with_resolver(self, address: str) -> DatabaseConfig:
+        """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
+        if problem := _address_problem(address):
+            raise ValueError(problem)
         return dataclasses.replace(self, resolver=address)
 
-    def describe(self) -> str:
-        """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``.
-
-        It shows connection settings, so it raises what :meth:`connection` raises.
     def with_resolvers(self, addresses: Sequence[str]) -> DatabaseConfig:
         """Return a copy whose resolver replicas listen at ``addresses``, as written in an array."""
         for address in addresses:
@@ -246,6 +242,10 @@ class DatabaseConfig:
             raise ValueError(listed[1])
         return dataclasses.replace(self, resolver=_replicas_target(addresses))
 
+    def describe(self) -> str:
+        """One line safe to print (no password), e.g. ``pg (postgresql, 127.0.0.1:5432/production)``.
+
+        It shows connection settings, so it raises what :meth:`connection` raises.
         """
         settings = self.connection()
         if self.engine == "sqlite":
@@ -643,6 +643,28 @@ class _Table:
             raise self.error(problem, key)
         return value
 
+    def resolver(self, key: str) -> str | None:
+        """The resolver key as a gRPC target: ``host:port``, ``dns:///NAME:PORT`` or an array of
+        replicas (see the module docstring)."""
+        written = self.values.get(key)
+        if isinstance(written, list):
+            addresses = self.addresses(key)
+            if not addresses:
+                raise self.error("an empty array (list at least one 'host:port')", key)
+            if problem := _replicas_problem(addresses):
+                index, message = problem
+                raise self.error(message, key if index is None else f"{key}[{index}]")
+            return _replicas_target(addresses)
+        value = self._get(key)
+        if isinstance(value, str) and value.startswith("dns:"):
+            match = _DNS_TARGET.fullmatch(value)
+            if match is None:
+                raise self.error(f"expected 'dns:///NAME:PORT', got {value!r}", key)
+            if not 1 <= int(match.group(2)) <= 65535:
+                raise self.error(f"port must be between 1 and 65535, got {value!r}", key)
+            return value
+        return self.address(key)
+
     def addresses(self, key: str) -> tuple[str, ...]:
         items = self.values.get(key, [])
         if not isinstance(items, list):
@@ -677,28 +699,6 @@ def _substitute(value: str, environ: Mapping[str, str], *, secret: bool = False)
         position = end + 1
     parts.append(value[position:])
     return "".join(parts)
-    def resolver(self, key: str) -> str | None:
-        """The resolver key as a gRPC target: ``host:port``, ``dns:///NAME:PORT`` or an array of
-        replicas (see the module docstring)."""
-        written = self.values.get(key)
-        if isinstance(written, list):
-            addresses = self.addresses(key)
-            if not addresses:
-                raise self.error("an empty array (list at least one 'host:port')", key)
-            if problem := _replicas_problem(addresses):
-                index, message = problem
-                raise self.error(message, key if index is None else f"{key}[{index}]")
-            return _replicas_target(addresses)
-        value = self._get(key)
-        if isinstance(value, str) and value.startswith("dns:"):
-            match = _DNS_TARGET.fullmatch(value)
-            if match is None:
-                raise self.error(f"expected 'dns:///NAME:PORT', got {value!r}", key)
-            if not 1 <= int(match.group(2)) <= 65535:
-                raise self.error(f"port must be between 1 and 65535, got {value!r}", key)
-            return value
-        return self.address(key)
-
 
 
 def _address_problem(address: str) -> str | None:
@@ -710,24 +710,6 @@ def _address_problem(address: str) -> str | None:
     return None
 
 
-def _suggestion(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _type_name(value: Any) -> str:
-    """The TOML name of ``value``'s type, for messages (``bool`` first: it is an ``int``)."""
-    names = [(bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string")]
-    names += [(list, "an array"), (dict, "a table")]
-    return next((name for kind, name in names if isinstance(value, kind)), "a date or time")
-
-
-def _show(value: Any) -> str:
-    """``value`` as TOML would write it, shortened: one line, for messages."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 def _ip_family(address: str) -> str | None:
     """``ipv4`` or ``ipv6`` for an ``IP:port`` address, None for a hostname."""
     host = address.rsplit(":", 1)[0].removeprefix("[").removesuffix("]")
@@ -761,3 +743,21 @@ def _replicas_target(addresses: Sequence[str]) -> str:
     return f"{_ip_family(addresses[0])}:{','.join(addresses)}"
 
 
+def _suggestion(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(value: Any) -> str:
+    """The TOML name of ``value``'s type, for messages (``bool`` first: it is an ``int``)."""
+    names = [(bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string")]
+    names += [(list, "an array"), (dict, "a table")]
+    return next((name for kind, name in names if isinstance(value, kind)), "a date or time")
+
+
+def _show(value: Any) -> str:
+    """``value`` as TOML would write it, shortened: one line, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
