@@ -1,4 +1,4 @@
-"""The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, plan, health,
+"""The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, init, plan, health,
 transactions, outbox.
 
 Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="dbmesh", description="One GraphQL API in front of many databases (PostgreSQL, MySQL, SQLite)."
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--version", action="version", version=f"dbmesh {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser, schema: bool = True) -> None:
@@ -75,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate config and schema, connect to every database")
     with_config(check)
     check.add_argument("--offline", action="store_true", help="validate without connecting")
+    check.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
+
+    init = commands.add_parser(
+        "init",
+        help="write a schema module from what the databases hold",
+        description="Read every configured database's tables through its resolver and write a schema module: a "
+        "type per table, relations from foreign keys and from <type>_id columns, a list and a by-key field per "
+        "table on Query (docs/reference.md §15). Starts its own resolvers unless --running.",
+    )
+    with_config(init, schema=False)
+    init.add_argument("-o", "--output", default="schema.py", help="the module to write (default schema.py)")
+    init.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    init.add_argument(
+        "--running", action="store_true", help="ask the resolvers running at the databases' `resolver` addresses"
+    )
 
     plan = commands.add_parser("plan", help="print the query plan of a query without running it")
     with_config(plan)
@@ -120,6 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """This install's version, from the package metadata (pyproject.toml's `version`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dbmesh")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed (not on Windows), else asyncio's own.
 
@@ -151,7 +177,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return _arun(commands.demo(args.data, args.host, args.port))
     if args.command == "check":
-        return _arun(commands.check(args.config, args.schema, offline=args.offline))
+        return _arun(commands.check(args.config, args.schema, offline=args.offline, as_json=args.json))
+    if args.command == "init":
+        return _arun(commands.init(args.config, args.output, force=args.force, running=args.running))
     if args.command == "plan":
         return commands.plan(args.config, args.schema, args.query, as_json=args.json, variables=args.variables)
     if args.command == "transactions":

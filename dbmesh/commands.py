@@ -21,7 +21,7 @@ from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.schema import SchemaModel, load_schema
 
-__all__ = ["check", "demo", "health", "outbox", "plan", "resolver", "router", "transactions", "up"]
+__all__ = ["check", "demo", "health", "init", "outbox", "plan", "resolver", "router", "transactions", "up"]
 
 log = logging.getLogger("dbmesh")
 
@@ -229,35 +229,71 @@ def _shown(path: Path) -> str:
     return shlex.quote(str(absolute))
 
 
-async def check(config_path: str, schema_path: str, *, offline: bool) -> int:
-    """One line per database; exit 1 on any problem (SPEC §2)."""
+async def check(config_path: str, schema_path: str, *, offline: bool, as_json: bool = False) -> int:
+    """One line per database, or with `as_json` one JSON document (docs/reference.md §2);
+    exit 1 on any problem. With `as_json` a config or schema that does not load is the document
+    `{"ok": false, "error": LINE}` as well as the usual error line."""
+    try:
+        report = await _check_report(config_path, schema_path, offline=offline)
+    except DbmeshError as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "error": str(exc)}, indent=2))
+        raise
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        for line in _check_lines(report, schema_path):
+            print(line)
+    return 0 if report["ok"] else 1
+
+
+async def _check_report(config_path: str, schema_path: str, *, offline: bool) -> dict[str, Any]:
+    """What `check` found: per database ok/error and its tables, the schema's summary."""
     from dbmesh.schema.check import schema_problems
 
     config, model = _load(config_path, schema_path)
     config.check_connections()
-    for warning in model.warnings:
-        print(f"warning: {warning}")
-    if offline:
-        for db in config.databases:
-            print(f"ok    {db.describe()}: configuration valid (not connected: --offline)")
-        print(f"ok    schema {schema_path}: {len(model.types)} types, {len(model.query)} root fields")
-        return 0
-    failed = False
-    results = await asyncio.gather(*(_check_database(db) for db in config.databases))
+    databases: list[dict[str, Any]] = []
+    results: list[tuple[str | None, dict[str, set[str]] | None]] = [(None, None)] * len(config.databases)
+    if not offline:
+        results = list(await asyncio.gather(*(_check_database(db) for db in config.databases)))
     for db, (error, tables) in zip(config.databases, results, strict=True):
-        if error:
-            failed = True
-            print(f"FAIL  {db.describe()}: {error}")
-            continue
-        problems = schema_problems(model, db.name, tables)
+        problems = [error] if error else [] if tables is None else schema_problems(model, db.name, tables)
+        databases.append(
+            {
+                "name": db.name,
+                "engine": db.engine,
+                "description": db.describe(),
+                "ok": not problems,
+                "connected": None if offline else not error,
+                "tables": None if tables is None or error else len(tables),
+                "problems": problems,
+            }
+        )
+    schema = {
+        "path": schema_path,
+        "types": len(model.types),
+        "root_fields": len(model.query),
+        "warnings": list(model.warnings),
+    }
+    return {"ok": all(d["ok"] for d in databases), "offline": offline, "databases": databases, "schema": schema}
+
+
+def _check_lines(report: dict[str, Any], schema_path: str) -> list[str]:
+    lines = [f"warning: {warning}" for warning in report["schema"]["warnings"]]
+    for db in report["databases"]:
+        problems = db["problems"]
         if problems:
-            failed = True
-            print(
-                f"FAIL  {db.describe()}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-            )
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            lines.append(f"FAIL  {db['description']}: {problems[0]}{more}")
+        elif report["offline"]:
+            lines.append(f"ok    {db['description']}: configuration valid (not connected: --offline)")
         else:
-            print(f"ok    {db.describe()}: connected, {len(tables)} tables and views")
-    return 1 if failed else 0
+            lines.append(f"ok    {db['description']}: connected, {db['tables']} tables and views")
+    if report["offline"]:
+        schema = report["schema"]
+        lines.append(f"ok    schema {schema_path}: {schema['types']} types, {schema['root_fields']} root fields")
+    return lines
 
 
 async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set[str]]]:
@@ -278,6 +314,14 @@ async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set
         return engine.map_error(exc).message, {}
     finally:
         await engine.close()
+
+
+async def init(config_path: str, output: str, *, force: bool, running: bool) -> int:
+    """`dbmesh init`: write the schema module of the configured databases (docs/reference.md §15)."""
+    from dbmesh.scaffold import init_schema
+
+    print(await init_schema(config_path, output, force=force, running=running))
+    return 0
 
 
 def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, variables: str | None = None) -> int:
