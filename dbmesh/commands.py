@@ -131,6 +131,11 @@ async def resolver(config_path: str, database: str, listen: str | None) -> int:
     config = load_config(config_path)
     db = config.database(database)
     db.connection()  # its variables are needed here, and only here: fail in one line before serving
+    if not listen and db.replicated:
+        raise ConfigError(
+            f"{config.source}: database {database!r} has several resolver replicas (resolver = {db.resolver!r});"
+            " pass --listen with this one's address"
+        )
     address = listen or db.resolver
     if not address:
         raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")

@@ -228,7 +228,10 @@ class DatabaseConfig:
         return (self.resolver,)
 
     def with_resolver(self, address: str) -> DatabaseConfig:
-        """Return a copy whose resolver service listens at ``address`` (``host:port``), as ``up`` assigns."""
+        """Return a copy whose resolver service listens at ``address`` (``host:port``, or the
+        ``ipv4:``/``ipv6:`` target of several, as :meth:`with_resolvers` makes it), as ``up`` assigns."""
+        if address.startswith(_LIST_TARGETS):
+            return self.with_resolvers(address.split(":", 1)[1].split(","))
         if problem := _address_problem(address):
             raise ValueError(problem)
         return dataclasses.replace(self, resolver=address)

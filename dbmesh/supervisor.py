@@ -1,8 +1,10 @@
-"""`dbmesh up`'s resolver processes: one per configured database (SPEC §2).
+"""`dbmesh up`'s resolver processes: one per configured database (docs/reference.md §2).
 
 Each resolver runs as its own process (`python -m dbmesh resolver ...`), as it would in its own
-Kubernetes Deployment. A database without a `resolver` key gets a free local port. `start` returns
-once every resolver answers the gRPC health check; one that exits first is the one-line error
+Kubernetes Deployment. A database without a `resolver` key gets a free local port; one whose
+`resolver` is an array of addresses gets a resolver process per address (its replicas,
+docs/reference.md §15); `dns:///NAME:PORT` is refused (`up` cannot listen on a DNS name). `start`
+returns once every resolver answers the gRPC health check; one that exits first is the one-line error
 `resolver NAME exited with code N while starting: ITS ERROR`. A resolver's own `dbmesh: error: ...`
 line is passed on as `dbmesh: resolver NAME: ...`, so only `up` itself prints `dbmesh: error:`.
 
@@ -29,8 +31,8 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from dbmesh.config import Config
-from dbmesh.errors import DbmeshError
+from dbmesh.config import Config, DatabaseConfig
+from dbmesh.errors import ConfigError, DbmeshError
 
 __all__ = ["PARENT_ENV", "Supervisor", "die_with_supervisor", "free_port"]
 
@@ -77,6 +79,16 @@ async def _serving(address: str) -> bool:
     return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
 
+def _listen_addresses(database: DatabaseConfig, source: str) -> tuple[str, ...]:
+    """Where `up` starts `database`'s resolver processes: one per listed address, else a free port."""
+    if database.replicated and not database.resolver_addresses:
+        raise ConfigError(
+            f"{source}: database {database.name!r}: dbmesh up cannot start resolvers at {database.resolver!r}"
+            " (a DNS name is for routers: list 'host:port' addresses, or leave 'resolver' out)"
+        )
+    return database.resolver_addresses or (f"127.0.0.1:{free_port()}",)
+
+
 class _Child:
     """One resolver process and what is known of it: its address, restarts and last error line."""
 
@@ -101,7 +113,10 @@ class Supervisor:
         grace_secs: float = STOP_GRACE_SECS,
     ) -> None:
         self.config_path = config_path
-        self.children = [_Child(d.name, d.resolver or f"127.0.0.1:{free_port()}") for d in config.databases]
+        self._databases = {d.name: d for d in config.databases}
+        self.children = [
+            _Child(d.name, address) for d in config.databases for address in _listen_addresses(d, config.source)
+        ]
         self.stopping = stopping or asyncio.Event()
         self.grace_secs = grace_secs
         self._watch: asyncio.Task[None] | None = None
@@ -163,8 +178,9 @@ class Supervisor:
         raise DbmeshError(f"resolver {child.name} did not answer on {child.address} within {START_TIMEOUT_SECS:g}s")
 
     async def start(self) -> dict[str, str]:
-        """Start every resolver; their addresses once all of them answer (or at once when stopping
-        is requested meanwhile: the caller then checks `stopping` and stops)."""
+        """Start every resolver; once all of them answer, each database's resolver address (the
+        gRPC target of its replicas when it has several, for `DatabaseConfig.with_resolver`), or
+        nothing at once when stopping is requested meanwhile (the caller then checks `stopping`)."""
         for child in self.children:
             await self._spawn(child)
         deadline = time.monotonic() + START_TIMEOUT_SECS
@@ -175,7 +191,10 @@ class Supervisor:
             assert child.process is not None
             print(f"resolver {child.name} (pid {child.process.pid}) at {child.address}", flush=True)
         self._watch = asyncio.get_running_loop().create_task(self._supervise())
-        return {c.name: c.address for c in self.children}
+        addresses: dict[str, list[str]] = {}
+        for child in self.children:
+            addresses.setdefault(child.name, []).append(child.address)
+        return {name: self._databases[name].with_resolvers(listed).resolver or "" for name, listed in addresses.items()}
 
     async def _stop_requested(self, within: float) -> bool:
         with contextlib.suppress(TimeoutError):
