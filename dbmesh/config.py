@@ -60,6 +60,9 @@ Rules docs/reference.md §3 leaves open, decided here:
   ``recovery_interval_secs``) is how long a router's heartbeat keeps others from aborting its
   transactions in flight; ``history_secs`` (default 86400, greater than 0) is how long finished
   transactions stay listed by ``dbmesh transactions``.
+* ``[telemetry]`` (docs/reference.md §15): ``otlp_endpoint`` (required in the table) is the OTLP/gRPC
+  collector the router and every resolver export their traces to, ``http://host:port`` (plaintext)
+  or ``https://host:port`` (TLS), without a path or credentials. No table: no telemetry.
 * The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
   ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
 """
@@ -300,6 +303,13 @@ class TransactionsConfig:
 
 
 @dataclass(frozen=True)
+class TelemetryConfig:
+    """The ``[telemetry]`` table (docs/reference.md §15): where OpenTelemetry traces go."""
+
+    otlp_endpoint: str
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole, validated configuration; ``source`` is the file it came from, or ``<config>``."""
 
@@ -307,6 +317,7 @@ class Config:
     router: RouterConfig
     source: str
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
+    telemetry: TelemetryConfig | None = None  # None: no [telemetry] table, no traces exported
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -331,6 +342,8 @@ _DATABASE_KEYS = (
 )
 _ROUTER_KEYS = tuple(item.name for item in dataclasses.fields(RouterConfig))
 _TRANSACTIONS_KEYS = tuple(item.name for item in dataclasses.fields(TransactionsConfig))
+_TELEMETRY_KEYS = tuple(item.name for item in dataclasses.fields(TelemetryConfig))
+_OTLP_ENDPOINT = re.compile(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@?#]+)(?::([0-9]{1,5}))?/?")
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -376,7 +389,9 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     found = _section(sections, "transactions", source)
     table = _table(source, found[0], found[1], env) if found else _Table(source, "transactions", {}, env)
     transactions = _parse_transactions(table, databases)
-    return Config(databases=databases, router=router, source=source, transactions=transactions)
+    found = _section(sections, "telemetry", source)
+    telemetry = _parse_telemetry(_table(source, found[0], found[1], env)) if found else None
+    return Config(databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry)
 
 
 def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -388,7 +403,7 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router", "transactions") + (() if prefix else ("FraiseQL",))
+        known = ("databases", "router", "transactions", "telemetry") + (() if prefix else ("FraiseQL",))
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"
@@ -539,6 +554,22 @@ def _parse_transactions(table: _Table, databases: tuple[DatabaseConfig, ...]) ->
         lease_secs=lease,
         history_secs=table.positive_number("history_secs", default.history_secs),
     )
+
+
+def _parse_telemetry(table: _Table) -> TelemetryConfig:
+    table.check_keys(_TELEMETRY_KEYS)
+    endpoint = table.required_string("otlp_endpoint")
+    if "@" in endpoint:  # user:password@host: not echoed
+        raise table.error("must not hold credentials (user:password@)", "otlp_endpoint")
+    match = _OTLP_ENDPOINT.fullmatch(endpoint)
+    if match is None:
+        raise table.error(
+            f"expected 'http://host:port' or 'https://host:port' (an OTLP/gRPC collector), got {endpoint!r}",
+            "otlp_endpoint",
+        )
+    if match.group(3) is not None and not 1 <= int(match.group(3)) <= 65535:
+        raise table.error(f"port must be between 1 and 65535, got {endpoint!r}", "otlp_endpoint")
+    return TelemetryConfig(otlp_endpoint=endpoint)
 
 
 class _Table:
