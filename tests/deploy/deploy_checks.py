@@ -663,15 +663,41 @@ def build_context(root: Path, dockerignore: Path, dockerfile: str) -> set[str]:
     return {p for p in included if (root / p).is_file() or (root / p).is_symlink()}
 
 
+def resolver_host_port(resolver: str) -> tuple[str, str]:
+    """The name and port a database's `resolver` names: `host:port` or `dns:///host:port`."""
+    host, port = resolver.removeprefix("dns:///").rsplit(":", 1)
+    return host, port
+
+
+def headless_problems(objects: list[Obj], config: Any) -> list[str]:
+    """A `resolver = "dns:///NAME:PORT"` must name a headless Service (clusterIP: None): a
+    ClusterIP Service's name resolves to one virtual IP, so the router would see one replica."""
+    problems = []
+    for db in config.databases:
+        if not db.resolver.startswith("dns:///"):
+            continue
+        host, _port = resolver_host_port(db.resolver)
+        service = next((o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == host), None)
+        if service is None:
+            problems.append(f"{db.name}: resolver {db.resolver}: no Service {host!r}")
+        elif service["spec"].get("clusterIP") != "None":
+            problems.append(
+                f"{db.name}: resolver {db.resolver}: Service/{host} is not headless (clusterIP: None), so its name"
+                " resolves to one virtual IP, not to each replica"
+            )
+    return problems
+
+
 def compose_resolver_problems(config: Obj) -> list[str]:
-    """Each database's `resolver = "host:port"` in the router's config must be a compose service
-    running that database's resolver on that port, on a network the router shares."""
+    """Each database's `resolver = "host:port"` (or `dns:///host:port`) in the router's config must
+    be a compose service running that database's resolver on that port, on a network the router
+    shares."""
     services = config["services"]
     (router,) = [p for p in compose_processes(config) if p.role == "router"]
     loaded = load_dbmesh_config(router.text(_option(router.words, "-c", "--config")) or "", router.env)
     problems = []
     for db in loaded.databases:
-        host, port = db.resolver.rsplit(":", 1)
+        host, port = resolver_host_port(db.resolver)
         service = services.get(host)
         if service is None:
             problems.append(f"{db.name}: resolver {db.resolver}: no compose service {host!r}")

@@ -282,15 +282,15 @@ def test_broken_env_file_fails_dbmesh_check(compose_copy: Path) -> None:
     ("old", "new", "expected"),
     [
         (
-            'resolver = "resolver-sqlite-cache:50051"',
-            'resolver = "resolver-sqlite-cache:50052"',
-            "sqlite_cache: resolver resolver-sqlite-cache:50052: "
+            'resolver = "dns:///resolver-sqlite-cache:50051"',
+            'resolver = "dns:///resolver-sqlite-cache:50052"',
+            "sqlite_cache: resolver dns:///resolver-sqlite-cache:50052: "
             "service resolver-sqlite-cache listens on 0.0.0.0:50051",
         ),
         (
-            'resolver = "resolver-mysql-historical:50051"',
-            'resolver = "resolver-postgres-primary:50051"',
-            "mysql_historical: resolver resolver-postgres-primary:50051: "
+            'resolver = "dns:///resolver-mysql-historical:50051"',
+            'resolver = "dns:///resolver-postgres-primary:50051"',
+            "mysql_historical: resolver dns:///resolver-postgres-primary:50051: "
             "service resolver-postgres-primary does not run its resolver",
         ),
     ],

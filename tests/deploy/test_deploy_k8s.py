@@ -16,6 +16,7 @@ from deploy_checks import (
     ToolError,
     can_connect,
     edit,
+    headless_problems,
     k8s_processes,
     kustomize,
     load_dbmesh_config,
@@ -24,6 +25,7 @@ from deploy_checks import (
     pods,
     process_problems,
     reference_problems,
+    resolver_host_port,
     schema_problems,
     selects,
     versions,
@@ -139,14 +141,16 @@ def test_configmap_ships_the_deployed_config_and_schema(rendered: dict[str, list
 def test_each_database_has_its_resolver_deployment_and_service(
     rendered: dict[str, list[Obj]], secret_template: dict[str, dict[str, str]], overlay: str
 ) -> None:
-    """The `resolver` key of every configured database names a Service whose pods run
-    `dbmesh resolver --database NAME` on that port, with native gRPC probes and sized resources."""
+    """The `resolver` key of every configured database, `dns:///NAME:PORT`, names a Service whose
+    pods run `dbmesh resolver --database NAME` on that port, with native gRPC probes and sized
+    resources."""
     objects = rendered[overlay]
     env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
     config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
     assert [d.name for d in config.databases] == ["postgres_primary", "mysql_historical", "sqlite_cache"]
     for db in config.databases:
-        host, port = db.resolver.rsplit(":", 1)
+        assert db.resolver.startswith("dns:///"), db.resolver
+        host, port = resolver_host_port(db.resolver)
         service = find(objects, "Service", host)
         (service_port,) = [p for p in service["spec"]["ports"] if p["port"] == int(port)]
         (workload,) = [w for w in pods(objects) if selects({"matchLabels": service["spec"]["selector"]}, w.labels)]
@@ -160,6 +164,39 @@ def test_each_database_has_its_resolver_deployment_and_service(
         assert container["readinessProbe"]["grpc"]["service"] == "dbmesh.resolver.v1.Resolver"
         for c in workload.containers():
             assert set(c["resources"]["requests"]) >= {"cpu", "memory"} <= set(c["resources"]["limits"]), c["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_router_resolves_every_resolver_replica_through_a_headless_service(
+    rendered: dict[str, list[Obj]], secret_template: dict[str, dict[str, str]], overlay: str
+) -> None:
+    """Each resolver Service is headless, so `dns:///` resolves to every replica (docs/reference.md
+    §15) and the HPA's replicas are balanced over by the router itself."""
+    objects = rendered[overlay]
+    env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
+    config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
+    assert headless_problems(objects, config) == []
+    assert all(db.replicated for db in config.databases)
+    resolver_services = [o for o in objects if o["kind"] == "Service" and name_of(o).startswith("Service/resolver-")]
+    assert len(resolver_services) == 3
+    assert all(s["spec"]["clusterIP"] == "None" for s in resolver_services)
+
+
+def test_broken_copy_with_a_cluster_ip_resolver_service_fails_the_headless_check(
+    k8s_copy: Path, secret_template: dict[str, dict[str, str]]
+) -> None:
+    edit(
+        k8s_copy / "base/resolver-mysql-historical.yaml",
+        "  clusterIP: None\n",
+        "",
+    )
+    objects = need(kustomize, k8s_copy / "base")
+    env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
+    config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
+    assert headless_problems(objects, config) == [
+        "mysql_historical: resolver dns:///resolver-mysql-historical:50051: Service/resolver-mysql-historical is not"
+        " headless (clusterIP: None), so its name resolves to one virtual IP, not to each replica"
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
