@@ -290,6 +290,7 @@ class RouterConfig:
     max_response_bytes: int = 64 * 1024 * 1024
     document_cache_bytes: int = 16 * 1024 * 1024
     request_read_secs: float = 10.0
+    federation: bool = False  # an Apollo Federation 2 subgraph (docs/reference.md §15)
 
 
 @dataclass(frozen=True)
@@ -524,6 +525,7 @@ def _parse_router(table: _Table) -> RouterConfig:
         max_response_bytes=table.integer("max_response_bytes", default.max_response_bytes, minimum=1024),
         document_cache_bytes=table.integer("document_cache_bytes", default.document_cache_bytes, minimum=0),
         request_read_secs=table.positive_number("request_read_secs", default.request_read_secs),
+        federation=table.flag("federation", default.federation),
     )
 
 

@@ -16,6 +16,8 @@
   reachable or covered by a live fallback; 503 otherwise), `GET /readyz?partial=true` (started and
   able to serve, partial results included: for load balancers), `GET /metrics` (Prometheus text).
 - An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
+- Automatic persisted queries (`extensions.persistedQuery`, Apollo's protocol: `router.persisted`)
+  on both methods, batch items included; GET refuses a persisted mutation as it refuses any.
 
 `POST /graphql`, the request every client sends, is served by `GraphQLEndpoint`, plain ASGI in
 front of the FastAPI app that serves every other route: FastAPI's routing, middleware stack and
@@ -42,6 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.metrics import CONTENT_TYPE
+from dbmesh.router.persisted import PersistedQueries, Refusal
 from dbmesh.router.service import GraphQLRequest, Router
 
 __all__ = ["GraphQLEndpoint", "create_app"]
@@ -170,24 +173,37 @@ async def _execute(router: Router, request: GraphQLRequest, traceparent: str | N
     return response.body, 400 if response.request_error else 200
 
 
-async def _run(router: Router, payload: Any, media: str, traceparent: str | None) -> Answer:
+async def _answer(
+    router: Router, request: GraphQLRequest | Refusal, traceparent: str | None
+) -> tuple[dict[str, Any], int]:
+    """The response body and status of one operation, or of a persisted query not run."""
+    if isinstance(request, Refusal):
+        return {"errors": [request.error]}, 400 if request.request_error else 200
+    return await _execute(router, request, traceparent)
+
+
+async def _run(
+    router: Router, persisted: PersistedQueries, payload: Any, media: str, traceparent: str | None
+) -> Answer:
     """The answer to a decoded request body: one operation, or a batch (a JSON array)."""
     limits = router.config.router
     if isinstance(payload, list):  # a batch: one response per operation, in order
         if not payload or len(payload) > limits.max_batch_operations:
             count = f"a batch must have 1 to {limits.max_batch_operations} operations (got {len(payload)})"
             return _bad_request(count, 400, media)
-        parsed = [_request_from(item) for item in payload]
+        resolved = [persisted.resolve(item) for item in payload]
+        parsed = [r if isinstance(r, Refusal) else _request_from(r) for r in resolved]
         invalid = [p for p in parsed if isinstance(p, str)]
         if invalid:
             return _bad_request(invalid[0], 400, media)
-        answers = await asyncio.gather(*(_execute(router, p, traceparent) for p in parsed if not isinstance(p, str)))
+        answers = await asyncio.gather(*(_answer(router, p, traceparent) for p in parsed if not isinstance(p, str)))
         failed = any(status == 500 for _, status in answers)
         return _json([body for body, _ in answers], 500 if failed else 200, media)
-    one = _request_from(payload)
+    resolved = persisted.resolve(payload)
+    one = resolved if isinstance(resolved, Refusal) else _request_from(resolved)
     if isinstance(one, str):
         return _bad_request(one, 400, media)
-    body, status = await _execute(router, one, traceparent)
+    body, status = await _answer(router, one, traceparent)
     if status == 400 and media != GRAPHQL_RESPONSE:
         status = 200  # application/json: every well-formed request is 200 (GraphQL-over-HTTP)
     return _json(body, status, media)
@@ -199,9 +215,10 @@ _WANTED = frozenset((b"accept", b"content-type", b"content-length", b"traceparen
 class GraphQLEndpoint:
     """ASGI: `POST /graphql` served here, every other request handed to `app`."""
 
-    def __init__(self, router: Router, app: ASGIApp) -> None:
+    def __init__(self, router: Router, app: ASGIApp, persisted: PersistedQueries) -> None:
         self.router = router
         self.app = app
+        self.persisted = persisted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/graphql":
@@ -245,7 +262,7 @@ class GraphQLEndpoint:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return _bad_request("the request body is not valid JSON", 400, media)
-        return await _run(self.router, payload, media, _traceparent(headers.get(b"traceparent")))
+        return await _run(self.router, self.persisted, payload, media, _traceparent(headers.get(b"traceparent")))
 
 
 def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint:
@@ -267,6 +284,12 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
         "/_dbmesh/static", StaticFiles(directory=str(resources.files("dbmesh.router").joinpath("static"))), "static"
     )
     graphiql_html = resources.files("dbmesh.router").joinpath("graphiql.html").read_text(encoding="utf-8")
+    limits = router.config.router
+    persisted = PersistedQueries(
+        limits.document_cache_size,
+        limits.document_cache_bytes,
+        lambda query: router.preparation.document(query).document is not None,
+    )
 
     @app.get("/graphql")
     async def graphql_get(request: Request) -> Response:
@@ -288,11 +311,15 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
             }
         except orjson.JSONDecodeError:
             return _response(_bad_request("'variables' and 'extensions' must be JSON", 400, media))
-        if isinstance(payload["query"], str) and router.preparation.is_mutation(
-            payload["query"], payload["operationName"] or None
+        payload = persisted.resolve(payload)  # a persisted mutation is refused like any other
+        if (
+            isinstance(payload, dict)
+            and isinstance(payload["query"], str)
+            and router.preparation.is_mutation(payload["query"], payload["operationName"] or None)
         ):
             return _response(_bad_request("mutations are not allowed over GET", 405, media))
-        return _response(await _run(router, payload, media, _traceparent(request.headers.get("traceparent"))))
+        traceparent = _traceparent(request.headers.get("traceparent"))
+        return _response(await _run(router, persisted, payload, media, traceparent))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -316,4 +343,4 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
     async def metrics() -> Response:
         return Response(router.metrics.render(), media_type=CONTENT_TYPE)
 
-    return GraphQLEndpoint(router, app)
+    return GraphQLEndpoint(router, app, persisted)

@@ -2,7 +2,9 @@
 document's limits (depth, fragment nesting, aliases, root fields: `router.limits`), validate,
 coerce variables, plan, and check the plan's limits and cost for these variables (`router.cost`)
 (docs/reference.md §5, §14). The router runs every request through `Preparation.prepare`;
-`dbmesh plan` uses `Preparation.plan` on the same pipeline, without resolvers.
+`dbmesh plan` uses `Preparation.plan` on the same pipeline, without resolvers. With
+`[router] federation`, an operation selecting `_entities` or `_service` is planned by
+`router.entities`, and its representations are checked and costed here (docs/reference.md §15).
 
 Both caches are bounded by entries (`document_cache_size`) and by bytes (`document_cache_bytes`,
 each cache on its own): validated documents by query text, plans by (text, operation, the values
@@ -32,14 +34,15 @@ from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import VariableValues
 
 from dbmesh.config import RouterConfig
-from dbmesh.router.cost import request_limits
+from dbmesh.router.cost import estimate, request_limits
+from dbmesh.router.entities import EntityPlan, EntityRequest, FederationPlanner
 from dbmesh.router.graphql_errors import request_error
 from dbmesh.router.limits import document_limits, max_tokens, text_limit, token_limit_error
 from dbmesh.router.plan import Plan
 from dbmesh.router.planner import Planner, directive_variables, get_operation
 from dbmesh.router.schema import SchemaIndex
 
-__all__ = ["TOKEN_BYTES", "Preparation", "Prepared", "Rejected"]
+__all__ = ["TOKEN_BYTES", "Lru", "Preparation", "Prepared", "Rejected"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,7 +50,7 @@ V = TypeVar("V")
 TOKEN_BYTES = 512  # memory of one parsed token, rounded up from graphql-core's measured 440-560
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     """Least recently used first out, at most `size` entries weighing at most `max_bytes`."""
 
     def __init__(self, size: int, max_bytes: int) -> None:
@@ -83,6 +86,10 @@ class _Document:
     weight: int = 0  # what caching it costs (see the module docstring)
 
 
+# A cached plan, and the `_entities` fields it serves (router.entities; none without federation).
+_Planned = tuple[Plan, tuple[EntityPlan, ...]]
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A request ready to run: its plan, its document and its coerced variables."""
@@ -90,6 +97,7 @@ class Prepared:
     plan: Plan
     document: DocumentNode
     variables: dict[str, Any]
+    entities: tuple[EntityRequest, ...] = ()  # the representations of each `_entities` field
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,10 @@ class Preparation:
         self.schema = schema
         self.config = config
         self.planner = Planner(schema, index, default_limit=config.default_limit)
+        self.federation = FederationPlanner(schema, self.planner, index.entities) if config.federation else None
         size, max_bytes = config.document_cache_size, config.document_cache_bytes
-        self._documents: _Lru[str, _Document] = _Lru(size, max_bytes)
-        self._plans: _Lru[tuple[str, str | None, tuple[Any, ...]], Plan] = _Lru(size, max_bytes)
+        self._documents: Lru[str, _Document] = Lru(size, max_bytes)
+        self._plans: Lru[tuple[str, str | None, tuple[Any, ...]], _Planned] = Lru(size, max_bytes)
         self._rules = list(specified_rules)
         if not config.introspection:
             self._rules.append(NoSchemaIntrospectionCustomRule)
@@ -163,19 +172,29 @@ class Preparation:
         coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
         if isinstance(coerced, list):
             return Rejected([request_error(e.message, "BAD_USER_INPUT", e) for e in coerced])
-        plan = self._plan(query, doc, operation_name, coerced)
+        plan, entity_plans = self._plan(query, doc, operation_name, coerced)
         if (refused := request_limits(plan, coerced.coerced, self.config)) is not None:
             return Rejected([refused])
-        return Prepared(plan, doc.document, coerced.coerced)
+        if not entity_plans:
+            return Prepared(plan, doc.document, coerced.coerced)
+        assert self.federation is not None
+        base_cost = estimate(plan, coerced.coerced, self.config)
+        entities = self.federation.request(entity_plans, coerced, self.config, base_cost)
+        if isinstance(entities, list):
+            return Rejected(entities)
+        return Prepared(plan, doc.document, coerced.coerced, entities)
 
-    def _plan(self, query: str, doc: _Document, operation_name: str | None, variables: VariableValues) -> Plan:
+    def _plan(self, query: str, doc: _Document, operation_name: str | None, variables: VariableValues) -> _Planned:
         assert doc.document is not None
         key = (query, operation_name, tuple(variables.coerced.get(v) for v in doc.directive_variables))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self.planner.plan(doc.document, operation_name, variables)
-            self._plans.put(key, plan, doc.weight)
-        return plan
+        planned = self._plans.get(key)
+        if planned is None:
+            if self.federation is not None:
+                planned = self.federation.plan(doc.document, operation_name, variables)
+            else:
+                planned = (self.planner.plan(doc.document, operation_name, variables), ())
+            self._plans.put(key, planned, doc.weight)
+        return planned
 
     def is_mutation(self, query: str, operation_name: str | None) -> bool:
         """Whether the operation `operation_name` selects in `query` is a mutation, valid or not
@@ -217,7 +236,7 @@ class Preparation:
         coerced = get_variable_values(self.schema, definitions, provided)
         if isinstance(coerced, list):
             raise ValueError("; ".join(e.message for e in coerced))
-        return self._plan(query, doc, operation_name, coerced)
+        return self._plan(query, doc, operation_name, coerced)[0]
 
 
 def _tokens(document: DocumentNode) -> int:

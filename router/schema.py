@@ -4,7 +4,8 @@ Every object type becomes a GraphQL object type with its columns, its consistenc
 relations. Relations and database-served root fields are nullable whatever their annotation (their
 database can be down, their row missing: SPEC §4, §5 partial results); list items keep their
 non-null-ness. Every list field takes `where`, `orderBy`, `limit` and `offset`. `databaseStatus`
-is built in. Mutation fields and their types come from `router.mutation_schema`. `SchemaIndex`
+is built in. Mutation fields and their types come from `router.mutation_schema`; with
+`federation`, `_service`, `_entities` and their types from `router.federation`. `SchemaIndex`
 maps each GraphQL field back to what serves it, for the planner.
 """
 
@@ -35,6 +36,7 @@ from graphql import (
     GraphQLString,
 )
 
+from dbmesh.router.federation import ENTITIES, Entity, Subgraph, subgraph_sdl
 from dbmesh.router.mutation_schema import MutationTypes
 from dbmesh.router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
 from dbmesh.schema.model import (
@@ -98,6 +100,7 @@ class SchemaIndex:
     fields: dict[tuple[str, str], FieldBinding] = field(default_factory=dict)
     roots: dict[str, RootField] = field(default_factory=dict)
     mutations: dict[str, MutationField] = field(default_factory=dict)
+    entities: dict[str, Entity] = field(default_factory=dict)  # federation's entity types, by name
 
     def binding(self, type_name: str, field_name: str) -> FieldBinding:
         return self.fields[(type_name, field_name)]
@@ -112,8 +115,9 @@ def _graphql_default(value: Any) -> Any:
 
 
 class _Builder:
-    def __init__(self, model: SchemaModel) -> None:
+    def __init__(self, model: SchemaModel, federation: bool) -> None:
         self.model = model
+        self.federation = federation
         self.index = SchemaIndex(model)
         self.objects: dict[str, GraphQLObjectType] = {}
         self.inputs: dict[str, GraphQLInputObjectType] = {}
@@ -262,8 +266,16 @@ class _Builder:
             GraphQLNonNull(GraphQLList(GraphQLNonNull(self.database_status()))),
             description="Every configured database, as the background probes last saw it.",
         )
+        subgraph = Subgraph(self.model, self.objects) if self.federation else None
+        if subgraph is not None:
+            query_fields.update(subgraph.fields())
+            self.index.entities = subgraph.entities
+            if subgraph.entities:
+                self.index.roots[ENTITIES] = subgraph.root_field()
         query = GraphQLObjectType("Query", query_fields)
         schema = GraphQLSchema(query, self.mutation(), types=list(self.objects.values()))
+        if subgraph is not None:
+            subgraph.sdl = subgraph_sdl(schema, list(subgraph.entities))
         return schema, self.index
 
     def mutation(self) -> GraphQLObjectType | None:
@@ -277,5 +289,6 @@ class _Builder:
         return GraphQLObjectType("Mutation", fields)
 
 
-def build_graphql_schema(model: SchemaModel) -> tuple[GraphQLSchema, SchemaIndex]:
-    return _Builder(model).build()
+def build_graphql_schema(model: SchemaModel, *, federation: bool = False) -> tuple[GraphQLSchema, SchemaIndex]:
+    """The schema served over `model`; with `federation`, an Apollo Federation 2 subgraph's."""
+    return _Builder(model, federation).build()

@@ -33,6 +33,7 @@ from dbmesh.coordinator import Coordinator
 from dbmesh.errors import SchemaError
 from dbmesh.outbox import Outbox, row_key
 from dbmesh.router.budget import ResponseBudget
+from dbmesh.router.entities import seed
 from dbmesh.router.executor import Execution
 from dbmesh.router.health import HealthMonitor
 from dbmesh.router.metrics import Metrics
@@ -85,7 +86,7 @@ class Router:
             raise SchemaError(problems[0])
         self.config = config
         self.model = model
-        self.schema, self.index = build_graphql_schema(model)
+        self.schema, self.index = build_graphql_schema(model, federation=config.router.federation)
         self.preparation = Preparation(self.schema, self.index, config.router)
         self.metrics = Metrics()
         self.traffic = Traffic(config, self.metrics)
@@ -163,6 +164,7 @@ class Router:
             default_limit=limits.default_limit,
             budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
         )
+        execution.outcomes.update(seed(prepared.entities))
         started = time.perf_counter()
         if plan.mutations:
             execution.outcomes.update(
@@ -172,7 +174,10 @@ class Router:
             )
         await execution.run()
         shaper = Shaper(plan, execution.outcomes, self.health.snapshot, self.pending_change)
-        data: dict[str, Any] | None = shaper.data()
+        shaped = shaper.data()
+        for entities in prepared.entities:  # federation's `_entities` fields (router.entities)
+            entities.shape(shaper, shaped)
+        data: dict[str, Any] | None = shaped
         errors = shaper.errors
         if plan.introspection:
             result = execute(
