@@ -2,7 +2,7 @@
 // QUERY twice (network-only) through createPersistedQueryLink (SHA-256 from Node's crypto) over
 // an HttpLink; with `get`, hashed queries go as GET (useGETForHashedQueries). Prints one JSON line:
 // {"results": [data, data], "requests": [{"method", "query", "hash"}, ...]}, every HTTP request
-// the client sent, in order ("query": whether it carried the query text).
+// the client sent, in order ("query": the query text it carried, or null).
 import { createHash } from "node:crypto";
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client/core/index.js";
 import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries/index.js";
@@ -15,7 +15,7 @@ async function recording(input, init) {
   const payload = method === "GET"
     ? { query: target.searchParams.get("query"), extensions: JSON.parse(target.searchParams.get("extensions")) }
     : JSON.parse(init.body);
-  requests.push({ method, query: Boolean(payload.query), hash: payload.extensions?.persistedQuery?.sha256Hash ?? null });
+  requests.push({ method, query: payload.query ?? null, hash: payload.extensions?.persistedQuery?.sha256Hash ?? null });
   return fetch(input, init);
 }
 const persisted = createPersistedQueryLink({
