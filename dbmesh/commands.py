@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.schema import SchemaModel, load_schema
@@ -72,7 +73,7 @@ async def serve_router(
     on_ready: Callable[[str, Any], Awaitable[None] | None] | None = None,
 ) -> None:
     """Serve the router until `stop` is set; `on_ready` gets the GraphQL URL (and the router)
-    once it listens."""
+    once it listens. With `[telemetry]` its traces are exported while it serves."""
     from dbmesh.router import Router, create_app
     from dbmesh.router.server import create_server
 
@@ -80,8 +81,13 @@ async def serve_router(
     port = config.router.port if port is None else port
     sock = _listen_socket(host, port)
     bound_port = sock.getsockname()[1]
-    core = Router(config, model)
-    await core.start()
+    tracing = telemetry.install(config.telemetry, "dbmesh-router")
+    try:
+        core = Router(config, model)
+        await core.start()
+    except BaseException:
+        await telemetry.uninstall(tracing)
+        raise
     server = create_server(create_app(core, manage_router=False), config.router)
     serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
@@ -104,6 +110,7 @@ async def serve_router(
             await serving
         await core.stop()
         sock.close()
+        await telemetry.uninstall(tracing)
 
 
 def health_url(url: str) -> str:
@@ -139,7 +146,11 @@ async def resolver(config_path: str, database: str, listen: str | None) -> int:
     address = listen or db.resolver
     if not address:
         raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")
-    await serve(db, address)
+    tracing = telemetry.install(config.telemetry, "dbmesh-resolver", **{"dbmesh.database": db.name})
+    try:
+        await serve(db, address)
+    finally:
+        await telemetry.uninstall(tracing)
     return 0
 
 

@@ -12,6 +12,9 @@ row set per key, in the same order; a length mismatch is an error, never silentl
 
 Every fetch spends the request's `ResponseBudget` (`router.budget`): its rows' JSON size before
 they are decoded, then its row count; past either bound it fails, and no further fetch starts.
+
+Every call is an OpenTelemetry span (`dbmesh.fetch`, a child of the request's span; none without
+`[telemetry]`) whose `traceparent` goes to the resolver, so its statements' spans are its children.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dbmesh.router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequenc
 from dbmesh.router.requests import build_request, key_variables, resolve_arguments
 from dbmesh.router.schema import SchemaIndex
 from dbmesh.router.traffic import Fetched, Traffic
+from dbmesh.telemetry import NO_SPAN, Span
 
 __all__ = ["Execution", "Outcome"]
 
@@ -59,8 +63,10 @@ class Execution:
         *,
         default_limit: int | None = None,
         budget: ResponseBudget | None = None,
+        span: Span = NO_SPAN,
     ) -> None:
         self.plan = plan
+        self.span = span
         self.default_limit = default_limit
         self.budget = budget or ResponseBudget(1 << 62, 1 << 62)
         self.index = index
@@ -112,8 +118,7 @@ class Execution:
     async def _fetch(self, node: Fetch | BatchedJoin) -> Outcome:
         self.budget.check()
         if isinstance(node, Fetch):
-            fetched = await self._traffic(node, self._request(node))
-            rows = self._spend(fetched)[0]
+            rows = (await self._call(node, self._request(node)))[0]
             return Outcome(rows=rows)
         parent = self.outcomes.get(node.parent)
         if parent is None or parent.error is not None:
@@ -127,9 +132,23 @@ class Execution:
             return Outcome()
         request = self._request(node)
         request.variables.extend(key_variables(keys, node.join_scalars))
-        fetched = await self._traffic(node.fetch, request)
-        by_key = dict(zip(keys, self._spend(fetched), strict=True))
+        by_key = dict(zip(keys, await self._call(node.fetch, request), strict=True))
         return Outcome(rows=[row for rows in by_key.values() for row in rows], by_key=by_key)
+
+    async def _call(self, fetch: Fetch, request: pb.QueryRequest) -> list[list[list[Any]]]:
+        """The decoded row sets of `request` to `fetch`'s databases, within the fetch's span."""
+        span = self.span.child("dbmesh.fetch", _attributes(fetch, request)) if self.span.recording else NO_SPAN
+        with span:
+            fetched = await self._traffic(fetch, request, span.traceparent or self.traceparent)
+            row_sets = self._spend(fetched)
+            served = fetched.served[0]
+            span.set("dbmesh.database", served.database)
+            span.set("dbmesh.rows", sum(len(rows) for rows in row_sets))
+            if served.fallback_from:
+                span.set("dbmesh.fallback_from", served.fallback_from)
+            if served.replica:
+                span.set("dbmesh.replica", served.replica)
+        return row_sets
 
     def _spend(self, fetched: Fetched) -> list[list[list[Any]]]:
         """The decoded row sets of `fetched`, paid for from the budget (bytes before decoding)."""
@@ -138,11 +157,11 @@ class Execution:
         self.budget.spend_rows(sum(len(rows) for rows in row_sets))
         return row_sets
 
-    async def _traffic(self, fetch: Fetch, request: pb.QueryRequest) -> Fetched:
+    async def _traffic(self, fetch: Fetch, request: pb.QueryRequest, traceparent: str | None) -> Fetched:
         """The row sets of `request` from `fetch`'s databases (the traffic policy decides which),
         with every response's statements recorded as trace routes."""
         fetched = await self.traffic.fetch(
-            fetch.chain, request, self.traceparent, fetch.affinity, not_found=fetch.falls_back_on_not_found
+            fetch.chain, request, traceparent, fetch.affinity, not_found=fetch.falls_back_on_not_found
         )
         for served in fetched.served:
             for attempt in served.failed:
@@ -170,6 +189,15 @@ class Execution:
             for attempt in error.attempts[:-1]:
                 self._failure(node.id, attempt.database, attempt.error)
             self._failure(node.id, error.database, error)
+
+
+def _attributes(fetch: Fetch, request: pb.QueryRequest) -> dict[str, str | int]:
+    """A fetch span's first attributes: where it goes and what it serves (names and counts only)."""
+    attributes: dict[str, str | int] = {"dbmesh.database": fetch.database, "dbmesh.collection": fetch.collection}
+    attributes |= {"dbmesh.fetch": fetch.id, "dbmesh.path": ".".join(fetch.path)}
+    if request.variables:
+        attributes["dbmesh.keys"] = len(request.variables)
+    return attributes
 
 
 def _rows(rows_json: bytes, database: str) -> list[list[Any]]:

@@ -10,6 +10,9 @@ the schema against what each database has, and starts the background probes, the
 coordinator's recovery (in the background: a database that is down does not delay the start) and
 the write-through outbox drainers (`dbmesh.outbox`, docs/reference.md §11).
 
+With `[telemetry]` each request is an OpenTelemetry span, the parent of its fetches' spans
+(`dbmesh.telemetry`, docs/reference.md §15).
+
 `isStale` of a row served by a write-through target is also true while that row has a change the
 target has not applied yet (`Router.pending_change`): the router asks its outbox, which knows the
 changes it committed itself at once and every router's from its drainers' rounds.
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLResolveInfo, default_field_resolver, execute
+from graphql import GraphQLResolveInfo, default_field_resolver, execute, get_operation_ast
 
 from dbmesh.config import Config
 from dbmesh.coordinator import Coordinator
@@ -45,6 +48,7 @@ from dbmesh.router.shaping import Shaper
 from dbmesh.router.traffic import Traffic
 from dbmesh.schema.check import read_only_writes
 from dbmesh.schema.model import SchemaModel
+from dbmesh.telemetry import Span, current
 
 __all__ = ["GraphQLRequest", "Router"]
 
@@ -99,6 +103,7 @@ class Router:
             routes[m.database] += [t for t in m.write_through if t not in routes[m.database]]
         routes = {database: targets for database, targets in routes.items() if targets}
         self.outbox = Outbox(self.traffic.clients, routes, config.transactions.lease_secs)
+        self.tracing = current()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -145,15 +150,21 @@ class Router:
 
     async def execute(self, request: GraphQLRequest, traceparent: str | None = None) -> Response:
         start = time.perf_counter()
-        response = await self._execute(request, traceparent or new_traceparent())
+        with self.tracing.request(traceparent, {}) as span:
+            response = await self._execute(request, span.traceparent or traceparent or new_traceparent(), span)
+            span.set("dbmesh.outcome", response.outcome)
         self.metrics.request(response.outcome, time.perf_counter() - start)
         return response
 
-    async def _execute(self, request: GraphQLRequest, traceparent: str) -> Response:
+    async def _execute(self, request: GraphQLRequest, traceparent: str, span: Span) -> Response:
         prepared = self.preparation.prepare(request.query, request.operation_name, request.variables)
         if isinstance(prepared, Rejected):
             return Response({"errors": prepared.errors}, request_error=True, outcome="error")
         plan, document = prepared.plan, prepared.document
+        if span.recording:
+            span.set("graphql.operation.type", plan.operation)
+            if (operation := get_operation_ast(document, request.operation_name)) and operation.name:
+                span.set("graphql.operation.name", operation.name.value)
         limits = self.config.router
         execution = Execution(
             plan,
@@ -163,6 +174,7 @@ class Router:
             traceparent,
             default_limit=limits.default_limit,
             budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
+            span=span,
         )
         execution.outcomes.update(seed(prepared.entities))
         started = time.perf_counter()

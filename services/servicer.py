@@ -11,6 +11,10 @@ traceback (at DEBUG).
 Logging: one line per call (RPC, database, outcome, time, trace context) at DEBUG when it
 succeeded, at INFO when it failed; at the default level (INFO) a resolver under load writes only
 real events: start, stop, failures, idle transactions rolled back.
+
+Telemetry: with `[telemetry]`, each statement a `Query` runs is an OpenTelemetry span
+(`dbmesh.statement`, `dbmesh.telemetry`) under the span its `traceparent` metadata names (the
+router's fetch): its SQL text with placeholders, never its parameters.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
 from dbmesh.services.writes import run_mutation
+from dbmesh.telemetry import Span, current
 
 __all__ = ["ResolverServicer"]
 
@@ -213,15 +218,43 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         compiled = compile_query(request, collection, self.engine.dialect, self._shapes)
         readers = [reader(Logical(c.type), collection.column(c.name)) for c in request.columns]
         replica = self._replica(request.replica)
+        fetch = current().remote(_traceparent(context))
         if request.transaction_id:
             async with self.transactions.use(request.transaction_id) as tx:
-                results, statements = await _run_reads(compiled, tx.conn, "")
+                results, statements = await self._run_reads(compiled, tx.conn, "", fetch)
         elif compiled.statements:
             async with self.engine.connection(replica) as conn:
-                results, statements = await _run_reads(compiled, conn, replica)
+                results, statements = await self._run_reads(compiled, conn, replica, fetch)
         else:
             results, statements = [], []
         return pb.QueryResponse(row_sets=_row_sets(compiled, results, readers), statements=statements)
+
+    async def _run_reads(
+        self, compiled: CompiledQuery, conn: Connection, target: str, fetch: Span
+    ) -> tuple[list[list[Sequence[Any]]], list[pb.Statement]]:
+        """Each statement's rows and report, each run within a span under `fetch` (when traced)."""
+        results = []
+        statements = []
+        for statement in compiled.statements:
+            with self._statement_span(fetch, statement.sql, target) as span:
+                start = time.perf_counter()
+                rows = await conn.fetch(statement.sql, statement.params)
+                elapsed = (time.perf_counter() - start) * 1000
+                span.set("dbmesh.rows", len(rows))
+            results.append(rows)
+            statements.append(pb.Statement(sql=statement.sql, time_ms=elapsed, rows=len(rows), target=target))
+        return results, statements
+
+    def _statement_span(self, fetch: Span, sql: str, replica: str) -> Span:
+        """A statement's span under `fetch` (itself when not traced): the engine, the database and
+        the SQL text, whose values are placeholders."""
+        if not fetch.recording:
+            return fetch
+        attributes = {"db.system.name": self.engine.name, "dbmesh.database": self.engine.config.name}
+        attributes["db.query.text"] = sql
+        if replica:
+            attributes["dbmesh.replica"] = replica
+        return fetch.child("dbmesh.statement", attributes)
 
     # --- writes and transactions ---------------------------------------------------------------
 
@@ -310,20 +343,6 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         return pb.RecoverResponse(
             transactions=[pb.PreparedTransaction(global_id=g, prepared_at=at) for g, at in prepared]
         )
-
-
-async def _run_reads(
-    compiled: CompiledQuery, conn: Connection, target: str
-) -> tuple[list[list[Sequence[Any]]], list[pb.Statement]]:
-    results = []
-    statements = []
-    for statement in compiled.statements:
-        start = time.perf_counter()
-        rows = await conn.fetch(statement.sql, statement.params)
-        elapsed = (time.perf_counter() - start) * 1000
-        results.append(rows)
-        statements.append(pb.Statement(sql=statement.sql, time_ms=elapsed, rows=len(rows), target=target))
-    return results, statements
 
 
 def _row_sets(
