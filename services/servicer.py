@@ -20,11 +20,12 @@ router's fetch): its SQL text with placeholders, never its parameters.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -258,15 +259,22 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     # --- writes and transactions ---------------------------------------------------------------
 
-    def _writable(self, replication: bool = False) -> None:
+    @contextlib.contextmanager
+    def _writes(self, replication: bool) -> Iterator[None]:
         """A read_only database refuses every write but dbmesh's own replication's (requests
-        with `replication` set, which only the router's outbox drainer sends; docs/reference.md §11)."""
+        with `replication` set, which only the router's outbox drainer sends; docs/reference.md
+        §11); those run on the engine's writable replication path (`Engine.replication`)."""
         if self.engine.config.read_only and not replication:
             raise ReadOnly(self.engine.config.name)
+        with self.engine.replication() if replication else contextlib.nullcontext():
+            yield
 
     @_rpc
     async def Mutate(self, request: pb.MutateRequest, context: Any) -> pb.MutateResponse:
-        self._writable(request.replication)
+        with self._writes(request.replication):
+            return await self._mutate(request)
+
+    async def _mutate(self, request: pb.MutateRequest) -> pb.MutateResponse:
         collection = (await self.catalog()).collection(request.collection)
         dialect = self.engine.dialect
         if request.transaction_id:
@@ -289,10 +297,10 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     @_rpc
     async def Begin(self, request: pb.BeginRequest, context: Any) -> pb.BeginResponse:
-        self._writable(request.replication)
-        if request.global_id and not self.engine.two_phase_commit:
-            raise Unimplemented(f"{self.engine.name} cannot prepare transactions (no two-phase commit)")
-        return pb.BeginResponse(transaction_id=await self.transactions.begin(request.global_id))
+        with self._writes(request.replication):
+            if request.global_id and not self.engine.two_phase_commit:
+                raise Unimplemented(f"{self.engine.name} cannot prepare transactions (no two-phase commit)")
+            return pb.BeginResponse(transaction_id=await self.transactions.begin(request.global_id))
 
     @_rpc
     async def Prepare(self, request: pb.PrepareRequest, context: Any) -> pb.PrepareResponse:
@@ -319,7 +327,10 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         self, request: pb.EnsureSystemTablesRequest, context: Any
     ) -> pb.EnsureSystemTablesResponse:
         """Create dbmesh's own tables (services.system_tables) and add them to the catalog."""
-        self._writable(request.replication)
+        with self._writes(request.replication):
+            return await self._ensure_system_tables(request)
+
+    async def _ensure_system_tables(self, request: pb.EnsureSystemTablesRequest) -> pb.EnsureSystemTablesResponse:
         tables = system_tables(request.tables)
         catalog = await self.catalog()
         missing = [t.name for t in tables if t.name not in catalog.collections]

@@ -1,137 +1,173 @@
 """Applying changes to a write-through target (docs/reference.md §11), through its resolver, as
-dbmesh's own replication: every request carries `replication`, which a read_only target accepts
-and which the GraphQL API never sets (the router's mutation path builds its requests without it).
+dbmesh's own replication: every request carries `replication` (ResolverClient's `replication=`),
+which a read_only target accepts and which the GraphQL API never sets (the router's mutation path
+builds its requests without it).
 
-A batch of changes is one transaction on the target. For each change, in version order, the row's
-entry in the target's `dbmesh_applied` is moved to the change's version by compare-and-set
-(`UPDATE ... WHERE version < v`, or an insert when the row has none); only when that succeeds is
-the row upserted by its primary key (its values as after the write) or deleted by it. So applying a
-change twice changes nothing, and an older change arriving after a newer one (a drainer that lost
-its lease while stalled) is skipped instead of overwriting it.
+A batch of changes is one transaction on the target, of a handful of Mutate calls whatever its
+size (so a drainer keeps up with a busy writer):
+1. the batch's rows' entries in the target's `dbmesh_applied` are locked (one UPDATE of them), so a
+   stalled drainer that lost its lease waits for, and then sees, what the new one applied;
+2. their versions are read (one Query);
+3. each row's changes newer than its applied version are applied in version order, in rounds:
+   round k holds the k-th such change of every row, as one upsert (by primary key, values as after
+   the write) and one delete (by primary key) per table; so each row's changes land in commit
+   order and every change is applied (an update trigger on the target sees each);
+4. each row's entry moves to the newest version applied: an insert for a row that had none (a
+   concurrent drainer that inserted it first makes the insert, and the whole batch, fail: it is
+   retried next round), an upsert for a row whose entry step 1 locked.
+So applying a change twice changes nothing, and an older change arriving after a newer one is
+skipped instead of overwriting it.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import Sequence
 
-import grpc
 import orjson
 
-from dbmesh.coordinator._requests import all_of, eq, lt, row, value
+from dbmesh.coordinator._requests import all_of, eq, row, value
 from dbmesh.outbox.store import APPLIED, DELETE, Change, now_ms
-from dbmesh.resolver.client import CallError, ResolverClient, call_error
+from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
 __all__ = ["apply_changes", "ensure_applied_table"]
 
+_Row = tuple[str, str]  # (collection, row key)
+
 
 async def ensure_applied_table(client: ResolverClient) -> None:
-    request = pb.EnsureSystemTablesRequest(tables=[APPLIED], replication=True)
-    try:
-        await client.stub.EnsureSystemTables(request, timeout=client.timeout)
-    except grpc.aio.AioRpcError as exc:
-        raise call_error(exc, client.name) from None
+    await client.ensure_system_tables([APPLIED], replication=True)
 
 
-async def _begin(client: ResolverClient) -> str:
-    try:
-        response = await client.stub.Begin(pb.BeginRequest(replication=True), timeout=client.timeout)
-    except grpc.aio.AioRpcError as exc:
-        raise call_error(exc, client.name) from None
-    return str(response.transaction_id)
+def _in(column: str, values: Sequence[pb.Value]) -> pb.Expression:
+    operand = pb.Operand(list=pb.ValueList(values=values))
+    return pb.Expression(comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=operand))
 
 
-def _key_predicate(data: pb.Row, key_columns: Sequence[str]) -> pb.Expression:
-    comparisons = [
-        pb.Expression(
-            comparison=pb.Comparison(column=c, operator=pb.OPERATOR_EQ, operand=pb.Operand(value=data.values[c]))
-        )
-        for c in key_columns
-    ]
-    return comparisons[0] if len(comparisons) == 1 else all_of(*comparisons)
+def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
+    combined = pb.Expression()
+    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
+    return combined
+
+
+def _keys_predicate(rows: Sequence[pb.Row], key_columns: Sequence[str]) -> pb.Expression:
+    """The rows whose primary key (`key_columns`) is one of `rows`'."""
+    if len(key_columns) == 1:
+        return _in(key_columns[0], [r.values[key_columns[0]] for r in rows])
+    return _any_of(
+        [
+            all_of(
+                *(
+                    pb.Expression(
+                        comparison=pb.Comparison(
+                            column=c, operator=pb.OPERATOR_EQ, operand=pb.Operand(value=r.values[c])
+                        )
+                    )
+                    for c in key_columns
+                )
+            )
+            for r in rows
+        ]
+    )
+
+
+def _entries(collection: str, keys: Sequence[str]) -> pb.Expression:
+    return all_of(eq("collection", collection), _in("row_key", [value(k) for k in keys]))
 
 
 class _Target:
+    """One open replication transaction on the target."""
+
     def __init__(self, client: ResolverClient, transaction_id: str) -> None:
         self.client = client
         self.transaction_id = transaction_id
 
     async def mutate(self, request: pb.MutateRequest) -> pb.MutateResponse:
         request.transaction_id = self.transaction_id
-        request.replication = True
-        return await self.client.mutate(request)
+        return await self.client.mutate(request, replication=True)
 
-    async def applied_versions(self, changes: Sequence[Change]) -> dict[tuple[str, str], int]:
-        pairs = list(dict.fromkeys((c.collection, c.row_key) for c in changes))
-        variable = pb.Expression(
-            comparison=pb.Comparison(column="row_key", operator=pb.OPERATOR_EQ, operand=pb.Operand(variable="k"))
-        )
-        found: dict[tuple[str, str], int] = {}
-        for collection in dict.fromkeys(c for c, _ in pairs):
-            keys = [k for c, k in pairs if c == collection]
+    async def lock_and_read(self, rows: Sequence[_Row]) -> dict[_Row, int]:
+        """Lock the applied entries of `rows` (steps 1-2 of the module docstring); their versions."""
+        found: dict[_Row, int] = {}
+        for collection in dict.fromkeys(c for c, _ in rows):
+            keys = [k for c, k in rows if c == collection]
+            update = pb.Update(predicate=_entries(collection, keys), set={"applied_at": value(now_ms())})
+            await self.mutate(pb.MutateRequest(collection=APPLIED, update=update))
             request = pb.QueryRequest(
                 collection=APPLIED,
-                columns=[pb.ColumnRef(name="version")],
-                predicate=all_of(eq("collection", collection), variable),
-                variables=[pb.VariableSet(values={"k": pb.Value(string=k)}) for k in keys],
+                columns=[pb.ColumnRef(name="row_key"), pb.ColumnRef(name="version")],
+                predicate=_entries(collection, keys),
                 transaction_id=self.transaction_id,
             )
             response = await self.client.query(request)
-            for key, row_set in zip(keys, response.row_sets, strict=True):
-                rows: list[list[int]] = orjson.loads(row_set.rows_json or b"[]")
-                if rows:
-                    found[(collection, key)] = rows[0][0]
+            entries: list[list[str | int]] = orjson.loads(response.row_sets[0].rows_json or b"[]")
+            found.update({(collection, str(k)): int(v) for k, v in entries})
         return found
 
-    async def advance(self, change: Change, current: int | None) -> bool:
-        """Move the row's applied version to `change.version`; False when a newer one is there."""
+    async def write_round(self, changes: Sequence[Change], key_columns: dict[str, tuple[str, ...]]) -> None:
+        """One change per row at most: one upsert and one delete per table (step 3)."""
+        for collection in dict.fromkeys(c.collection for c in changes):
+            mine = [c for c in changes if c.collection == collection]
+            upserts = [c.row() for c in mine if c.operation != DELETE]
+            deletes = [c.row() for c in mine if c.operation == DELETE]
+            if upserts:
+                await self.mutate(pb.MutateRequest(collection=collection, upsert=pb.Upsert(rows=upserts)))
+            if deletes:
+                predicate = _keys_predicate(deletes, key_columns[collection])
+                await self.mutate(pb.MutateRequest(collection=collection, delete=pb.Delete(predicate=predicate)))
+
+    async def advance(self, newest: dict[_Row, int], known: dict[_Row, int]) -> None:
+        """Move each row's applied entry to its newest applied version (step 4)."""
         at = now_ms()
-        if current is None:
-            entry: dict[str, str | int | None] = {
-                "collection": change.collection,
-                "row_key": change.row_key,
-                "version": change.version,
-                "applied_at": at,
-            }
-            await self.mutate(pb.MutateRequest(collection=APPLIED, insert=pb.Insert(rows=[row(entry)])))
-            return True
-        predicate = all_of(
-            eq("collection", change.collection), eq("row_key", change.row_key), lt("version", change.version)
-        )
-        update = pb.Update(predicate=predicate, set={"version": value(change.version), "applied_at": value(at)})
-        return (await self.mutate(pb.MutateRequest(collection=APPLIED, update=update))).affected_rows == 1
+
+        def entry(r: _Row) -> pb.Row:
+            return row({"collection": r[0], "row_key": r[1], "version": newest[r], "applied_at": at})
+
+        new = [entry(r) for r in newest if r not in known]
+        moved = [entry(r) for r in newest if r in known]
+        if new:
+            await self.mutate(pb.MutateRequest(collection=APPLIED, insert=pb.Insert(rows=new)))
+        if moved:
+            await self.mutate(pb.MutateRequest(collection=APPLIED, upsert=pb.Upsert(rows=moved)))
+
+
+def _rounds(changes: Sequence[Change], applied: dict[_Row, int]) -> list[list[Change]]:
+    """The changes not applied yet (newer than their row's applied version), in rounds: round k
+    holds the k-th of each row's, in version order."""
+    per_row: dict[_Row, list[Change]] = defaultdict(list)
+    for change in sorted(changes, key=lambda c: c.version):
+        key = (change.collection, change.row_key)
+        if change.version > applied.get(key, -1):
+            per_row[key].append(change)
+    rounds: list[list[Change]] = []
+    for row_changes in per_row.values():
+        for k, change in enumerate(row_changes):
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(change)
+    return rounds
 
 
 async def apply_changes(
     client: ResolverClient, changes: Sequence[Change], key_columns: dict[str, tuple[str, ...]]
 ) -> int:
-    """Apply `changes` (in version order) to the target behind `client`, in one transaction; how
-    many changed a row (the others were applied already). Raises CallError; then nothing of the
-    batch is applied."""
-    target = _Target(client, await _begin(client))
-    applied = 0
+    """Apply `changes` to the target behind `client`, in one transaction; how many changed a row
+    (the others were applied already). Raises CallError; then nothing of the batch is applied."""
+    target = _Target(client, await client.begin(replication=True))
     try:
-        versions = await target.applied_versions(changes)
-        for change in changes:
-            current = versions.get((change.collection, change.row_key))
-            if current is not None and current >= change.version:
-                continue
-            if not await target.advance(change, current):
-                continue
-            versions[(change.collection, change.row_key)] = change.version
-            data = change.row()
-            if change.operation == DELETE:
-                predicate = _key_predicate(data, key_columns[change.collection])
-                await target.mutate(
-                    pb.MutateRequest(collection=change.collection, delete=pb.Delete(predicate=predicate))
-                )
-            else:
-                await target.mutate(pb.MutateRequest(collection=change.collection, upsert=pb.Upsert(rows=[data])))
-            applied += 1
+        rows = list(dict.fromkeys((c.collection, c.row_key) for c in changes))
+        applied = await target.lock_and_read(rows)
+        rounds = _rounds(changes, applied)
+        newest: dict[_Row, int] = {}
+        for round_changes in rounds:
+            await target.write_round(round_changes, key_columns)
+            newest.update({(c.collection, c.row_key): c.version for c in round_changes})
+        await target.advance(newest, applied)
         await client.commit(target.transaction_id)
     except BaseException:
         with contextlib.suppress(CallError):
             await client.rollback(target.transaction_id)
         raise
-    return applied
+    return sum(len(r) for r in rounds)

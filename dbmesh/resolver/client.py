@@ -208,7 +208,17 @@ class ResolverClient:
 
     # --- writes and transactions (the transaction coordinator, dbmesh.coordinator) --------------
 
-    async def mutate(self, request: pb.MutateRequest, timeout: float | None = None) -> pb.MutateResponse:  # noqa: ASYNC109
+    async def mutate(
+        self,
+        request: pb.MutateRequest,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        replication: bool = False,
+    ) -> pb.MutateResponse:
+        """One Mutate call; `replication` marks it as dbmesh's own replication (sets the request's
+        flag), which a read_only database accepts and the GraphQL API never sends."""
+        if replication:
+            request.replication = True
         response: pb.MutateResponse = await self._call(self.stub.Mutate, request, timeout, None)
         return response
 
@@ -223,9 +233,11 @@ class ResolverClient:
             raise call_error(exc, self.name) from None
         return True
 
-    async def begin(self, global_id: str = "") -> str:
-        """Open a transaction (preparable when `global_id` is given); its transaction id."""
-        response: pb.BeginResponse = await self._call(self.stub.Begin, pb.BeginRequest(global_id=global_id), None, None)
+    async def begin(self, global_id: str = "", *, replication: bool = False) -> str:
+        """Open a transaction (preparable when `global_id` is given; dbmesh's own replication's
+        when `replication`, see `mutate`); its transaction id."""
+        request = pb.BeginRequest(global_id=global_id, replication=replication)
+        response: pb.BeginResponse = await self._call(self.stub.Begin, request, None, None)
         return response.transaction_id
 
     async def prepare(self, transaction_id: str) -> None:
@@ -258,9 +270,12 @@ class ResolverClient:
         response: pb.RecoverResponse = await self._read("Recover", pb.RecoverRequest(), None, None)
         return list(response.transactions)
 
-    async def ensure_system_tables(self, tables: list[str], transaction_id: str = "") -> list[str]:
+    async def ensure_system_tables(
+        self, tables: list[str], transaction_id: str = "", *, replication: bool = False
+    ) -> list[str]:
         """Create dbmesh's own `dbmesh_` tables named in `tables` where they do not exist yet
-        (inside the open transaction `transaction_id` when given); the names of those created."""
-        request = pb.EnsureSystemTablesRequest(tables=tables, transaction_id=transaction_id)
+        (inside the open transaction `transaction_id` when given; as dbmesh's own replication
+        when `replication`, see `mutate`); the names of those created."""
+        request = pb.EnsureSystemTablesRequest(tables=tables, transaction_id=transaction_id, replication=replication)
         response: pb.EnsureSystemTablesResponse = await self._call(self.stub.EnsureSystemTables, request, None, None)
         return list(response.created)

@@ -7,6 +7,12 @@ open transactions hold, so that they never starve reads. It introspects the cata
 statements, runs two-phase commit where the engine has it, and maps its driver's exceptions to
 `services.errors` in one method, `map_error`.
 
+Replication (docs/reference.md §10-§11): a `read_only` database is opened read-only, so the
+database itself refuses writes; dbmesh's own replication (write-through and sync targets) may still
+write there. The servicer runs such a request inside `Engine.replication()`, and while it does, the
+connections the request acquires come from the engine's small writable path (`writable_path`),
+which nothing else reaches.
+
 Deadlines: every statement runs under the database's `timeout_secs` (or the caller's shorter gRPC
 deadline). Engines set a server-side statement timeout so the database stops the work and the
 connection stays usable; `run_deadline` is the backstop when the server does not answer at all.
@@ -17,8 +23,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import contextvars
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -32,6 +39,10 @@ __all__ = ["DRIVER_FAILED", "Connection", "Engine", "Status"]
 # What a client is told of a failure that is not the database's (a driver or resolver fault); the
 # exception's class and traceback go to the resolver's log instead (services.servicer).
 DRIVER_FAILED = "the request failed in the resolver's database driver (details are in the resolver's log)"
+
+
+# Set (per task: each RPC runs in its own) while a replication request runs; see `Engine.replication`.
+_REPLICATING: contextvars.ContextVar[bool] = contextvars.ContextVar("dbmesh_replicating", default=False)
 
 
 class Connection(Protocol):
@@ -62,6 +73,21 @@ class Engine(abc.ABC):
         self.timeout = float(config.timeout_secs)
 
     # --- lifecycle and pool ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def replication(self) -> Iterator[None]:
+        """Within this block, this task's connections (`acquire`, `acquire_transaction`) are
+        writable even on a read_only database: for requests of dbmesh's own replication only."""
+        token = _REPLICATING.set(True)
+        try:
+            yield
+        finally:
+            _REPLICATING.reset(token)
+
+    def writable_path(self) -> bool:
+        """Should the connection acquired now come from the writable replication path (a
+        read_only database, inside `replication()`)?"""
+        return self.config.read_only and _REPLICATING.get()
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -9,7 +9,9 @@ is utf8mb4, autocommit, CLIENT_FOUND_ROWS (an UPDATE counts the rows it matched,
 one statement per query (aiomysql turns multi-statements on; they are turned off), and a session
 that pins what the dialect relies on: time zone UTC, a known strict `sql_mode`,
 `max_statement_time` = the database's timeout (the server stops a slow statement with error 1969
-and the connection stays usable) and, for `read_only`, read-only transactions.
+and the connection stays usable) and, for `read_only`, read-only transactions, except on the
+replication path: a pool of its own (`max_transactions` connections, without `tx_read_only`) that
+only replication requests reach (`Engine.replication`).
 
 Two-phase commit is MySQL's XA. A connection remembers the XA transaction it is in; after XA
 PREPARE it is closed, which detaches the prepared transaction from the session (MariaDB 10.5+
@@ -193,13 +195,16 @@ class MysqlEngine(Engine):
         self.dialect = MysqlDialect()
         self.size = max(1, int(config.pool_size))
         self._pools: dict[str, _Pool] = {}
-        self._transaction_pool = _Pool(max(1, int(config.max_transactions)), lambda: self._connect(*self._address("")))
+        transactions = max(1, int(config.max_transactions))
+        self._transaction_pool = _Pool(transactions, lambda: self._connect(*self._address("")))
+        self._replication_pool = _Pool(transactions, lambda: self._connect(*self._address(""), writable=True))
         session = [
             "time_zone = '+00:00'",
             f"sql_mode = '{_SQL_MODE}'",
             f"max_statement_time = {self.timeout:.3f}",
             f"innodb_lock_wait_timeout = {max(1, int(self.timeout + 0.999))}",
         ]
+        self._writable_session_sql = "SET " + ", ".join(session)
         if config.read_only:
             session.append("tx_read_only = 1")
         self._session_sql = "SET " + ", ".join(session)
@@ -210,7 +215,7 @@ class MysqlEngine(Engine):
         return None
 
     async def close(self) -> None:
-        pools, self._pools = [*self._pools.values(), self._transaction_pool], {}
+        pools, self._pools = [*self._pools.values(), self._transaction_pool, self._replication_pool], {}
         for pool in pools:
             await pool.close()
 
@@ -227,7 +232,7 @@ class MysqlEngine(Engine):
             pool = self._pools[replica] = _Pool(self.size, lambda: self._connect(*address))
         return pool
 
-    async def _connect(self, host: str, port: int) -> Any:
+    async def _connect(self, host: str, port: int, *, writable: bool = False) -> Any:
         raw = aiomysql.Connection(
             host=host,
             port=port,
@@ -237,7 +242,7 @@ class MysqlEngine(Engine):
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=self.timeout,
-            init_command=self._session_sql,
+            init_command=self._writable_session_sql if writable else self._session_sql,
             client_flag=CLIENT.FOUND_ROWS,
             cursorclass=_QuietCursor,
         )
@@ -255,11 +260,11 @@ class MysqlEngine(Engine):
         return raw
 
     async def acquire(self, replica: str = "") -> Connection:
-        pool = self._pool(replica)
+        pool = self._replication_pool if self.writable_path() else self._pool(replica)
         return _MysqlConnection(await pool.acquire(), pool)
 
     async def acquire_transaction(self) -> Connection:
-        pool = self._transaction_pool
+        pool = self._replication_pool if self.writable_path() else self._transaction_pool
         return _MysqlConnection(await pool.acquire(), pool)
 
     async def release(self, conn: Connection, *, discard: bool = False) -> None:

@@ -7,7 +7,9 @@ transactions (Begin) get a pool of `max_transactions` connections of their own. 
 runs with `statement_timeout = timeout_secs`, so the server cancels a slow statement
 (DEADLINE_EXCEEDED) and the connection stays usable; `TimeZone = UTC`; `application_name =
 dbmesh-resolver`; a `read_only` database also gets `default_transaction_read_only`, so the server
-itself refuses writes.
+itself refuses writes, except on the replication path: a pool of its own (`max_transactions`
+connections, created on first use, without that setting) that only replication requests reach
+(`Engine.replication`).
 
 A connection goes back to the pool without asyncpg's `RESET ALL` round trip: the compiler never
 changes session state, and an open transaction is rolled back (or the connection discarded)
@@ -210,6 +212,7 @@ class PostgresEngine(Engine):
         self.size = max(1, int(config.pool_size))
         self._pools: dict[str, Any] = {}
         self._transaction_pool: Any = None
+        self._replication_pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._in_use = 0
 
@@ -223,23 +226,26 @@ class PostgresEngine(Engine):
         if self._transaction_pool is not None:
             pools.append(self._transaction_pool)
             self._transaction_pool = None
+        if self._replication_pool is not None:
+            pools.append(self._replication_pool)
+            self._replication_pool = None
         for pool in pools:
             try:
                 await asyncio.wait_for(pool.close(), self.timeout)
             except Exception:  # connections still in use past the timeout: cut them
                 pool.terminate()
 
-    def _server_settings(self) -> dict[str, str]:
+    def _server_settings(self, writable: bool) -> dict[str, str]:
         settings = {
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(max(1, round(self.timeout * 1000))),
             "TimeZone": "UTC",
         }
-        if self.config.read_only:
+        if self.config.read_only and not writable:
             settings["default_transaction_read_only"] = "on"
         return settings
 
-    async def _create_pool(self, host: str | None, port: int | None, size: int) -> Any:
+    async def _create_pool(self, host: str | None, port: int | None, size: int, *, writable: bool = False) -> Any:
         return await asyncpg.create_pool(
             host=host,
             port=port,
@@ -250,7 +256,7 @@ class PostgresEngine(Engine):
             max_size=size,
             timeout=self.timeout,  # connect timeout: an unreachable host answers in time
             statement_cache_size=STATEMENT_CACHE_SIZE,
-            server_settings=self._server_settings(),
+            server_settings=self._server_settings(writable),
             reset=_keep_session,
         )
 
@@ -273,18 +279,30 @@ class PostgresEngine(Engine):
                     self._transaction_pool = await self._create_pool(self.config.host, self.config.port, size)
         return self._transaction_pool
 
+    async def _writable_pool(self) -> Any:
+        if self._replication_pool is None:
+            async with self._pool_lock:
+                if self._replication_pool is None:
+                    size = max(1, int(self.config.max_transactions))
+                    host, port = self.config.host, self.config.port
+                    self._replication_pool = await self._create_pool(host, port, size, writable=True)
+        return self._replication_pool
+
     def _where(self, replica: str) -> str:
         name = f"database {self.config.name!r}"
         return f"{name} (replica {replica})" if replica else name
 
     async def acquire(self, replica: str = "") -> Connection:
+        if self.writable_path():
+            return await self._acquire_from(await self._writable_pool(), "")
         conn = await self._acquire_from(await self._pool(replica), replica)
         if not replica:
             self._in_use += 1
         return conn
 
     async def acquire_transaction(self) -> Connection:
-        return await self._acquire_from(await self._transactions_pool(), "")
+        pool = await self._writable_pool() if self.writable_path() else await self._transactions_pool()
+        return await self._acquire_from(pool, "")
 
     async def _acquire_from(self, pool: Any, replica: str) -> _PgConnection:
         try:

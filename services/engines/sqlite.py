@@ -2,7 +2,9 @@
 
 Reads use a pool of `pool_size` connections, open transactions (Begin) one of `max_transactions`.
 The file must exist (a resolver never creates an empty database by mistake); `read_only` opens
-it with `mode=ro`, so the engine itself refuses writes too. Statements are interrupted past the
+it with `mode=ro`, so the engine itself refuses writes too, except on the replication path: a pool
+of its own (`max_transactions` connections, `mode=rw`) that only replication requests reach
+(`Engine.replication`). Statements are interrupted past the
 deadline by a progress handler, so a slow query gives DEADLINE_EXCEEDED and the connection stays
 usable. SQLite cannot prepare transactions: its capabilities say so (SPEC §8).
 """
@@ -141,6 +143,7 @@ class SqliteEngine(Engine):
         self.size = max(1, int(config.pool_size))
         self._reads = _Pool(self.size)
         self._transactions = _Pool(max(1, int(config.max_transactions)))
+        self._replication = _Pool(max(1, int(config.max_transactions)))
 
     async def open(self) -> None:
         return None
@@ -148,13 +151,14 @@ class SqliteEngine(Engine):
     async def close(self) -> None:
         await self._reads.close()
         await self._transactions.close()
+        await self._replication.close()
 
-    def _uri(self) -> str:
-        mode = "ro" if self.config.read_only else "rw"
+    def _uri(self, pool: _Pool) -> str:
+        mode = "ro" if self.config.read_only and pool is not self._replication else "rw"
         return f"file:{urllib.parse.quote(str(self.config.path))}?mode={mode}"
 
     async def _connect(self, pool: _Pool) -> _SqliteConnection:
-        raw = await aiosqlite.connect(self._uri(), uri=True, isolation_level=None, check_same_thread=False)
+        raw = await aiosqlite.connect(self._uri(pool), uri=True, isolation_level=None, check_same_thread=False)
         wrapped = _SqliteConnection(raw, self.timeout, pool)
         try:
             # Each cursor is closed before the next statement: `busy_timeout` returns a row, and
@@ -176,10 +180,10 @@ class SqliteEngine(Engine):
         return wrapped
 
     async def acquire(self, replica: str = "") -> Connection:
-        return await self._acquire_from(self._reads)
+        return await self._acquire_from(self._replication if self.writable_path() else self._reads)
 
     async def acquire_transaction(self) -> Connection:
-        return await self._acquire_from(self._transactions)
+        return await self._acquire_from(self._replication if self.writable_path() else self._transactions)
 
     async def _acquire_from(self, pool: _Pool) -> _SqliteConnection:
         await pool.slots.acquire()

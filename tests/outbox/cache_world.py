@@ -3,7 +3,8 @@
 session's throwaway server (`postgres_primary`) and in a SQLite file (`sqlite_cache`), each behind
 a real resolver in this process; routers are real (`dbmesh.router.Router`, in this process or as a
 `dbmesh router` child process). The cache records every write it receives in `audit` (a trigger),
-so tests can count how many times, and in which order, each change was applied."""
+so tests can count how many times, and in which order, each change was applied. `read_only_cache`
+is the same world with the cache configured `read_only`."""
 
 from __future__ import annotations
 
@@ -78,6 +79,10 @@ class Cache:
         finally:
             conn.close()
 
+    async def nothing_pending(self) -> bool:
+        """Is every change in the outbox marked applied?"""
+        return await self.pg_rows("SELECT count(*) FROM dbmesh_outbox WHERE applied_at IS NULL") == [(0,)]
+
     def audit(self) -> list[tuple[str, str]]:
         return [(str(r[0]), str(r[1])) for r in self.sqlite_rows("SELECT what, email FROM audit ORDER BY n")]
 
@@ -146,8 +151,7 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def cache(pg_database: DatabaseInfo, tmp_path: Path) -> AsyncIterator[Cache]:
+async def _world(pg_database: DatabaseInfo, tmp_path: Path, *, read_only: bool) -> AsyncIterator[Cache]:
     conn = await asyncpg.connect(
         host=pg_database.host, port=pg_database.port, user=pg_database.user, database=pg_database.database
     )
@@ -162,7 +166,7 @@ async def cache(pg_database: DatabaseInfo, tmp_path: Path) -> AsyncIterator[Cach
     mesh = InProcessMesh(
         {
             "postgres_primary": server_settings(pg_database),
-            "sqlite_cache": {"engine": "sqlite", "path": str(sqlite_path)},
+            "sqlite_cache": {"engine": "sqlite", "path": str(sqlite_path), "read_only": read_only},
         },
         SCHEMA,
     )
@@ -182,3 +186,16 @@ async def cache(pg_database: DatabaseInfo, tmp_path: Path) -> AsyncIterator[Cach
                 process.stdout.close()
         for name in list(mesh.resolvers):
             await mesh.stop_resolver(name)
+
+
+@pytest.fixture
+async def cache(pg_database: DatabaseInfo, tmp_path: Path) -> AsyncIterator[Cache]:
+    async for world in _world(pg_database, tmp_path, read_only=False):
+        yield world
+
+
+@pytest.fixture
+async def read_only_cache(pg_database: DatabaseInfo, tmp_path: Path) -> AsyncIterator[Cache]:
+    """The same world with `sqlite_cache` configured `read_only = true` (SPEC's own example)."""
+    async for world in _world(pg_database, tmp_path, read_only=True):
+        yield world

@@ -1,5 +1,5 @@
-"""The write-through tests' fixture, `cache` (cache_world.py)."""
+"""The write-through tests' fixtures, `cache` and `read_only_cache` (cache_world.py)."""
 
-from cache_world import cache
+from cache_world import cache, read_only_cache
 
-__all__ = ["cache"]
+__all__ = ["cache", "read_only_cache"]
