@@ -138,8 +138,9 @@ class ResolverClient:
         self.timeout = float(config.timeout_secs)
         self.channel = grpc.aio.insecure_channel(config.resolver, options=_OPTIONS)
         self.stub = pb_grpc.ResolverStub(self.channel)
-        self.read_channel = self.channel
-        self.read_stub = self.stub
+        # One resolver: reads share `channel` and `stub` (None here), exactly as writes do.
+        self.read_channel: grpc.aio.Channel | None = None
+        self.read_stub: pb_grpc.ResolverStub | None = None
         self.read_attempts = 1
         if config.replicated:
             self.read_channel = grpc.aio.insecure_channel(config.resolver, options=[*_OPTIONS, _ROUND_ROBIN])
@@ -159,6 +160,8 @@ class ResolverClient:
     async def _read(self, name: str, request: Any, timeout: float | None, traceparent: str | None) -> Any:  # noqa: ASYNC109
         """The read RPC `name` over the read channel, tried on another replica while the one it
         reached is unreachable (see the module docstring), all within one deadline."""
+        if self.read_stub is None:
+            return await self._call(getattr(self.stub, name), request, timeout, traceparent)
         method = getattr(self.read_stub, name)
         deadline = time.monotonic() + (timeout or self.timeout)
         metadata = self._metadata(traceparent)
@@ -203,7 +206,7 @@ class ResolverClient:
 
     async def close(self) -> None:
         await self.channel.close()
-        if self.read_channel is not self.channel:
+        if self.read_channel is not None:
             await self.read_channel.close()
 
     # --- writes and transactions (the transaction coordinator, dbmesh.coordinator) --------------
