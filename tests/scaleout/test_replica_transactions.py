@@ -60,6 +60,10 @@ async def test_every_call_of_a_transaction_reaches_the_replica_holding_it(
     holder = started[begins.index(10)]
     assert [_calls(holder, rpc) for rpc in ("Mutate", "Commit")] == [10, 10]
 
+    plain = pb.QueryRequest(collection="things", columns=[pb.ColumnRef(name="id")])
+    inside_only = [_calls(replica, "Query") for replica in started]
+    while not all(_calls(replica, "Query") > first for replica, first in zip(started, inside_only, strict=True)):
+        await client.query(plain)  # until the round-robin channel has connected to all three
     before = [_calls(replica, "Query") for replica in started]
     for _ in range(30):
         assert _ids(
