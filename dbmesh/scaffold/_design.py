@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
-from dbmesh.scaffold._names import FieldNames, class_name, is_attribute
+from dbmesh.scaffold._names import FieldNames, class_name, field_names, is_attribute
 from dbmesh.schema.naming import table_name, to_camel, to_snake
 
 __all__ = ["Column", "Relation", "RootField", "SchemaDesign", "TypeDesign", "design"]
@@ -78,6 +78,16 @@ class TypeDesign:
     referencing: set[str] = field(default_factory=set)  # columns a foreign-key relation uses
     relations: list[Relation] = field(default_factory=list)
     names: FieldNames = field(default_factory=FieldNames)
+
+    @property
+    def plural(self) -> str:
+        """The name of a field with every row of this type (`order_items`)."""
+        return field_names(self.table, self.name)[0]
+
+    @property
+    def single(self) -> str:
+        """The name of a field with one row of this type (`order_item`)."""
+        return field_names(self.table, self.name)[1]
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -167,9 +177,9 @@ def _column_problem(name: str, annotation: str, names: FieldNames) -> str:
     if not is_attribute(name):
         return "not a Python identifier" if not name.isidentifier() else "a Python keyword or a __ name"
     if name in ("source_database", "is_stale"):
-        return f"the schema DSL reads {name} as a consistency field, not a column"
+        return f"{name} is a consistency field in the schema DSL"
     if name == "last_sync" and annotation != "datetime":
-        return "the schema DSL reads last_sync as the row's sync time, which must be a timestamp"
+        return "the schema DSL reads last_sync as a timestamp"
     if not names.free(name):
         return f"another column is the GraphQL field {to_camel(name)!r} too"
     return ""
@@ -197,10 +207,11 @@ def _relate(
         )
     )
     one = set(columns) in [set(k) for k in source.unique]
-    base = to_snake(source.name) if one else table_name(source.name)
+    base = source.single if one else source.plural
+    fallback = to_snake(source.name) if one else table_name(source.name)
     target.relations.append(
         Relation(
-            name=target.names.claim(base, f"{base}_by_{source.relations[-1].name}"),
+            name=target.names.claim(base, f"{base}_by_{source.relations[-1].name}", fallback),
             target=source.name,
             database=source.database,
             many=not one,
@@ -256,7 +267,7 @@ def _roots(types: Sequence[TypeDesign], notes: list[str]) -> list[RootField]:
     for t in types:
         roots.append(
             RootField(
-                name=names.claim(table_name(t.name)),
+                name=names.claim(t.plural, table_name(t.name)),
                 target=t.name,
                 database=t.database,
                 many=True,
@@ -276,7 +287,7 @@ def _roots(types: Sequence[TypeDesign], notes: list[str]) -> list[RootField]:
         key = " and ".join(t.key)
         roots.append(
             RootField(
-                name=names.claim(to_snake(t.name), f"{to_snake(t.name)}_by_{'_and_'.join(t.key)}"),
+                name=names.claim(t.single, f"{t.single}_by_{'_and_'.join(t.key)}", to_snake(t.name)),
                 target=t.name,
                 database=t.database,
                 many=False,

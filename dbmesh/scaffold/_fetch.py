@@ -52,8 +52,15 @@ async def _ask(databases: Sequence[DatabaseConfig]) -> dict[str, pb.Schema]:
     schemas: dict[str, pb.Schema] = {}
     for db, answer in zip(databases, answers, strict=True):
         if isinstance(answer, CallError):
-            raise DbmeshError(f"cannot introspect: {answer}")
+            raise DbmeshError(f"cannot introspect: {_reason(answer, db.name)}")
         if isinstance(answer, BaseException):
             raise answer
         schemas[db.name] = answer
     return schemas
+
+
+def _reason(error: CallError, database: str) -> str:
+    """The resolver's own sentence when it answered one (it names the database, never a DSN or a
+    password): the client's message for an UNAVAILABLE that mentions a refused connection says
+    the resolver cannot be reached even when it is the database that refused."""
+    return error.detail if error.detail.startswith(f"database {database!r}") else str(error)

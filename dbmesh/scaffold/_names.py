@@ -8,9 +8,9 @@ import keyword
 import re
 from collections.abc import Iterable
 
-from dbmesh.schema.naming import SINGULARS_ENDING_IN_S, pluralize, to_camel, to_snake
+from dbmesh.schema.naming import SINGULARS_ENDING_IN_S, pluralize, table_name, to_camel, to_snake
 
-__all__ = ["RESERVED_CLASSES", "FieldNames", "class_name", "is_attribute", "singular"]
+__all__ = ["RESERVED_CLASSES", "FieldNames", "class_name", "field_names", "is_attribute", "singular"]
 
 # Class names that would shadow the generated module's imports, the root types, or a GraphQL type
 # the router defines itself (built-in scalars, databaseStatus's type).
@@ -30,7 +30,7 @@ def singular(word: str) -> str:
     if word.endswith("ies"):
         candidates.append(word[:-3] + "y")
     if word.endswith("es"):
-        candidates += [word[:-2] + "is", word[:-2]]
+        candidates += [word[:-2], word[:-2] + "is"]
     if word.endswith("s"):
         candidates.append(word[:-1])
     return next((c for c in candidates if c and pluralize(c) == word), word)
@@ -63,6 +63,16 @@ def class_name(table: str, taken: set[str]) -> str:
     return f"{base}{n}"
 
 
+def field_names(table: str, class_name_: str) -> tuple[str, str]:
+    """The names of a table's list and single-row fields: its own name in snake_case and that
+    with the last word singular (`order_items`, `order_item`), else the class's
+    (`table_name(cls)`, `to_snake(cls)`) when the table's does not start with a letter."""
+    words = _words(table)
+    if not words or not words[0][0].isalpha():
+        return table_name(class_name_), to_snake(class_name_)
+    return "_".join(words), "_".join([*words[:-1], singular(words[-1])])
+
+
 def is_attribute(name: str) -> bool:
     """Can a column of this name be a class attribute that is also a GraphQL field name?"""
     return bool(_IDENTIFIER.fullmatch(name)) and not keyword.iskeyword(name) and not name.startswith("__")
@@ -92,12 +102,15 @@ class FieldNames:
 
     def claim(self, *candidates: str) -> str:
         """The first free candidate (a Python keyword gets a trailing `_`, which GraphQL drops),
-        else the first with the smallest free number appended; taken from now on."""
+        else the first valid one with the smallest free number appended; taken from now on. The
+        last candidate must be a valid name."""
         options = [f"{c}_" if keyword.iskeyword(c) else c for c in candidates if c]
         chosen = next((c for c in options if self.free(c)), None)
-        n = 2
-        while chosen is None:
-            chosen = f"{options[0]}_{n}" if self.free(f"{options[0]}_{n}") else None
-            n += 1
+        if chosen is None:
+            base = next(c for c in options if _GRAPHQL_NAME.fullmatch(to_camel(c)))
+            n = 2
+            while not self.free(f"{base}_{n}"):
+                n += 1
+            chosen = f"{base}_{n}"
         self.take(chosen)
         return chosen
