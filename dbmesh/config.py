@@ -51,7 +51,8 @@ Rules docs/reference.md §3 leaves open, decided here:
   256 KiB (at least 64), ``max_response_rows`` 1000000 and ``max_response_bytes`` 64 MiB (at least
   1024). Each is an integer of at least 1 unless said otherwise. ``request_read_secs`` (default 10,
   greater than 0) is how long a client may take to send one request's head and body before the
-  router closes the connection.
+  router closes the connection; ``max_tokens`` (default 15000) bounds the parser's tokens (at most
+  half ``max_query_bytes``).
 * ``[transactions]`` (docs/reference.md §10): ``log_database`` names the database that holds the
   coordinator log (default: the first PostgreSQL database that is not ``read_only``; none: operations
   that write several databases are refused); it must be a configured database and not
@@ -290,6 +291,7 @@ class RouterConfig:
     max_response_bytes: int = 64 * 1024 * 1024
     document_cache_bytes: int = 16 * 1024 * 1024
     request_read_secs: float = 10.0
+    max_tokens: int = 15_000  # the parser's bound (Apollo Router's default), at most max_query_bytes // 2
     federation: bool = False  # an Apollo Federation 2 subgraph (docs/reference.md §15)
 
 
@@ -525,6 +527,7 @@ def _parse_router(table: _Table) -> RouterConfig:
         max_response_bytes=table.integer("max_response_bytes", default.max_response_bytes, minimum=1024),
         document_cache_bytes=table.integer("document_cache_bytes", default.document_cache_bytes, minimum=0),
         request_read_secs=table.positive_number("request_read_secs", default.request_read_secs),
+        max_tokens=table.integer("max_tokens", default.max_tokens, minimum=1),
         federation=table.flag("federation", default.federation),
     )
 

@@ -4,15 +4,15 @@ each refused as one request error with an exact message:
 | limit                            | code              | message                                                    |
 |----------------------------------|-------------------|------------------------------------------------------------|
 | `max_query_bytes`                | QUERY_TOO_COMPLEX | Query is too large: N bytes exceeds the maximum of M.      |
-| tokens (`max_query_bytes // 2`, at most 15,000) | QUERY_TOO_COMPLEX | Query is too large: more than T tokens. |
+| tokens (`max_tokens`, at most `max_query_bytes // 2`) | QUERY_TOO_COMPLEX | Query is too large: more than T tokens. |
 | `max_depth`                      | QUERY_TOO_DEEP    | Query is too deep: depth N exceeds the maximum of M.       |
 | fragment nesting (100)           | QUERY_TOO_COMPLEX | Query nests fragments too deeply: N levels exceed the ...  |
 | `max_aliases`                    | QUERY_TOO_COMPLEX | Query has too many aliases: N exceeds the maximum of M.    |
 | `max_root_fields`                | QUERY_TOO_COMPLEX | Query has too many root fields: N exceeds the maximum of M.|
 
 The byte limit is checked on the text before parsing. The parser is also given a token bound
-(graphql-core's `max_tokens`, comments included) of half `max_query_bytes`, at most 15,000 (Apollo
-Router's default): every token and the
+(graphql-core's `max_tokens`, comments included) of `[router] max_tokens` (15,000, Apollo Router's
+default) and at most half `max_query_bytes`: every token and the
 separator after it take two bytes in any but machine-made text, so only dense documents such as
 `{a a a ...}` reach it first, and they are stopped before their syntax tree is built. How depth,
 nesting, aliases and root fields are counted: `router.depth`.
@@ -33,15 +33,11 @@ __all__ = ["document_limits", "max_tokens", "text_limit", "token_limit_error"]
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
-# At most this many tokens whatever `max_query_bytes` allows (Apollo Router's parser default): the
-# parser's time grows with tokens (some 40 µs each here), and this keeps the worst refused document
-# to about a tenth of a second of the event loop.
-TOKEN_CEILING = 15_000
-
-
 def max_tokens(config: RouterConfig) -> int:
-    """The parser's token bound: half `max_query_bytes`, at most TOKEN_CEILING."""
-    return max(1, min(TOKEN_CEILING, config.max_query_bytes // 2))
+    """The parser's token bound: `max_tokens` (15,000 by default, Apollo Router's: the parser's
+    time grows with tokens, some 40 µs each here, so this keeps the worst refused document to about
+    a tenth of a second of the event loop), and at most half `max_query_bytes`."""
+    return max(1, min(config.max_tokens, config.max_query_bytes // 2))
 
 
 def text_limit(size: int, config: RouterConfig) -> dict[str, Any] | None:

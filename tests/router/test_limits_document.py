@@ -48,7 +48,7 @@ async def small(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InPro
 @pytest.fixture(scope="module")
 async def wide(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessMesh]:
     """Room for long documents: fragment chains of 10,000 and 2,500 aliases."""
-    mesh = await _start(tmp_path_factory, {"max_query_bytes": 1_000_000, "max_aliases": 2500})
+    mesh = await _start(tmp_path_factory, {"max_query_bytes": 1_000_000, "max_tokens": 500_000, "max_aliases": 2500})
     yield mesh
     await mesh.stop()
 
@@ -95,10 +95,11 @@ async def test_token_bound_is_half_max_query_bytes(small: InProcessMesh) -> None
     _refused(body, "QUERY_TOO_COMPLEX", "Query is too large: more than 2048 tokens.")
 
 
-def test_token_bound_is_at_most_fifteen_thousand() -> None:
+def test_token_bound_is_max_tokens_and_at_most_half_max_query_bytes() -> None:
     # With the default max_query_bytes (256 KiB) half would be 131,072 tokens: seconds of parsing.
     assert max_tokens(RouterConfig()) == 15_000
     assert max_tokens(RouterConfig(max_query_bytes=4096)) == 2048
+    assert max_tokens(RouterConfig(max_tokens=40_000)) == 40_000
 
 
 # --- depth and fragments --------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_introspection_and_status_need_no_fetch(planner: Planner) -> None:
 def test_thousands_of_aliases_plan_with_offsets_not_lines(planner: Planner) -> None:
     """Each field keeps only its offset in the text: planning does not scan the text per field."""
     query = "{\n" + "\n".join(f'  a{i}: customer(id: "{i}") {{ name }}' for i in range(2500)) + "\n}"
-    config = RouterConfig(max_aliases=2500, max_root_fields=2500)
+    config = RouterConfig(max_aliases=2500, max_root_fields=2500, max_tokens=40_000)
     plan = Preparation(planner.schema, planner.index, config).plan(query)
     assert plan.fetch_count == 2500
     assert [s.offset for s in plan.selections] == [query.index(f"a{i}:") for i in range(2500)]

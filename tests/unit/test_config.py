@@ -470,6 +470,7 @@ BAD_INPUTS = [
     (PG + '[router]\nhost = ""\n', "router.host: must not be empty"),
     (PG + "[router]\nport = -1\n", "router.port: must be between 0 and 65535, got -1"),
     (PG + "[router]\nmax_depth = 0\n", "router.max_depth: must be at least 1, got 0"),
+    (PG + "[router]\nmax_tokens = 0\n", "router.max_tokens: must be at least 1, got 0"),
     (
         PG + "[router]\nmax_limit = 100\ndefault_limit = 101\n",
         "router.default_limit: must be at most max_limit (100), got 101",
