@@ -1,5 +1,5 @@
 """Automatic persisted queries (docs/reference.md §15), Apollo's protocol, on a real router over a
-real SQLite resolver: Apollo Client's persisted-query link (tests/federation/js/apq.mjs) misses,
+real SQLite resolver: Apollo Client's persisted-query link (tests/apollo/js/apq.mjs) misses,
 retries with the query, then is served by hash alone, over POST and GET; and each refusal's
 exact error, batches and the cache's bound, over plain HTTP."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from federation.node import npm_ci, run_json
+from apollo.node import npm_ci, run_json
 from harness.mesh import InProcessMesh
 
 SCHEMA = Path(__file__).with_name("persisted_schema.py")

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from federation.conftest import customer_id
-from federation.node import NodeServer
+from apollo.conftest import customer_id
+from apollo.node import NodeServer
 from harness.mesh import InProcessMesh
 
 REVIEWS = [

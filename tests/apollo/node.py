@@ -1,4 +1,4 @@
-"""The Node.js side of the federation and persisted-query tests (tests/federation/js): its npm
+"""The Node.js side of the federation and persisted-query tests (tests/apollo/js): its npm
 packages installed from package-lock.json (`npm ci`, once, when node_modules is missing or older
 than the lock file), its long-running servers, and its one-shot scripts."""
 

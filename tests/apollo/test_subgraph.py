@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from federation.conftest import SCHEMA, customer_id
+from apollo.conftest import SCHEMA, customer_id
 from graphql import build_schema, print_type
 from harness.mesh import InProcessMesh
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from federation.node import npm_ci
+from apollo.node import npm_ci
 from harness.config import server_settings
 from harness.mesh import InProcessMesh
 from harness.servers import DatabaseInfo
