@@ -22,7 +22,7 @@ from harness.config import config_toml, server_settings, toml_value
 from dbmesh.coordinator import Transaction
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["MY", "OPENING", "PG", "SQ", "Bank", "bank_config", "transfer"]
+__all__ = ["MY", "OPENING", "PG", "SQ", "Bank", "bank_config", "transfer", "transfer_mutation"]
 
 PG, MY, SQ = "bank_pg", "bank_my", "bank_sq"
 OPENING = 1_000_000
@@ -151,3 +151,23 @@ async def transfer(
                 await tx.mutate(PG, _insert("guard", id=transfer_id))
     if fail == "field":
         await tx.mutate(order[-1], _insert("transfers", id=transfer_id, amount=amount))
+
+
+def transfer_mutation(transfer_id: int, amount: int, *, order: Sequence[str] = (PG, MY), fail: str = "") -> str:
+    """`transfer` as one GraphQL mutation of the bank's API (bank_schema.py): the same writes,
+    database by database in `order` (each field is one write, in document order)."""
+    row = f"objects: [{{id: {transfer_id}, amount: {amount}}}]"
+    account = "where: {id: {_eq: 1}}"
+    fields: list[str] = []
+    for database in order:
+        if database == SQ:
+            fields.append(f"insertSqTransfers({row})")
+        elif database == PG:
+            fields += [f"insertTransfers({row})", f"updateAccounts({account}, inc: {{balance: {-amount}}})"]
+            if fail == "prepare":  # guard's unique key is checked at PREPARE TRANSACTION
+                fields.append(f"insertGuards(objects: [{{id: {transfer_id}}}, {{id: {transfer_id}}}])")
+        else:
+            fields += [f"insertMyTransfers({row})", f"updateMyAccounts({account}, inc: {{balance: {amount}}})"]
+    if fail == "field":  # the last database's transfer row again: a duplicate key
+        fields.append(fields[-2] if order[-1] != SQ else fields[-1])
+    return "mutation { " + " ".join(f"f{n}: {f} {{ affectedRows }}" for n, f in enumerate(fields)) + " }"

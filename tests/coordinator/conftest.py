@@ -1,19 +1,24 @@
 """Fixtures for the coordinator's tests: the bank (bank.py) on fresh PostgreSQL and MariaDB
 databases of the session's throwaway servers and a SQLite file, each behind a real resolver
-service in this process, a config file naming them, and coordinator processes (transfer_driver)
-to run and kill."""
+service in this process, a config file naming them, and the processes to run and kill: real
+`dbmesh router` processes serving the bank's GraphQL API (bank_schema.py), and coordinator
+processes (transfer_driver)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from bank import PG, Bank, bank_config
 from conformance.backends import MysqlBackend, PostgresBackend, SqliteBackend
@@ -26,6 +31,7 @@ from dbmesh.services import RunningServer, create_server
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+BANK_SCHEMA = HERE / "bank_schema.py"
 TRANSACTIONS = {"log_database": PG, "recovery_interval_secs": 0.3, "lease_secs": 1.5}
 
 
@@ -36,6 +42,7 @@ class World:
     tmp: Path
     servers: dict[str, RunningServer]
     coordinators: list[tuple[Coordinator, dict[str, ResolverClient]]] = field(default_factory=list)
+    routers: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def config(self) -> Config:
         return load_config(self.config_path)
@@ -49,6 +56,29 @@ class World:
         if start:
             await coordinator.start()
         return coordinator
+
+    async def router(self, crash_at: str = "") -> tuple[subprocess.Popen[str], str]:
+        """A real `dbmesh router` process over the world's resolvers (its coordinator runs
+        recovery on start), with DBMESH_TEST_CRASH_AT=crash_at in its environment when given;
+        the process and its GraphQL URL, once it serves (killed after the test)."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("DBMESH_TEST_CRASH_AT", None)
+        if crash_at:
+            env["DBMESH_TEST_CRASH_AT"] = crash_at
+        command = [sys.executable, "-m", "dbmesh", "router", "-c", str(self.config_path), "-s", str(BANK_SCHEMA)]
+        process = subprocess.Popen(
+            [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env
+        )
+        self.routers.append(process)
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = await asyncio.to_thread(process.stdout.readline)
+            if match := re.search(r"dbmesh router serving (\S+)", line):
+                return process, match.group(1)
+            if not line and process.poll() is not None:
+                break
+        raise AssertionError(f"dbmesh router did not start (exit status {process.poll()})")
 
     def driver(self, first: int, last: int, *args: str, crash_at: str = "") -> subprocess.Popen[str]:
         """A coordinator process running transfers first..last-1 (transfer_driver)."""
@@ -81,6 +111,12 @@ async def _world(tmp_path: Path, pg_info: DatabaseInfo, my_info: DatabaseInfo, s
         world.config_path.write_text(bank_config(bank.settings(), resolvers, TRANSACTIONS))
         yield world
     finally:
+        for process in world.routers:
+            if process.poll() is None:
+                process.kill()
+            await asyncio.to_thread(process.wait)
+            if process.stdout:
+                process.stdout.close()
         for coordinator, clients in world.coordinators:
             await coordinator.stop()
             for client in clients.values():
@@ -91,6 +127,13 @@ async def _world(tmp_path: Path, pg_info: DatabaseInfo, my_info: DatabaseInfo, s
             await server.stop(None)
         await bank.pg.close()
         await bank.my.close()
+
+
+async def post(url: str, query: str) -> dict[str, Any]:
+    """POST one GraphQL operation; its answer's body."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        body: dict[str, Any] = (await client.post(url, json={"query": query})).json()
+        return body
 
 
 async def _forget_prepared(bank: Bank) -> None:
