@@ -46,11 +46,14 @@ class Span:
     block raised). `child` starts a span under it in this process; `traceparent` is what starts one
     under it in another."""
 
-    recording = True
-
     def __init__(self, tracing: Tracing, span: SdkSpan) -> None:
         self._tracing = tracing
         self._span = span
+
+    @property
+    def recording(self) -> bool:
+        """Whether its trace is sampled: spans under it are recorded (and worth describing) only then."""
+        return bool(self._span.get_span_context().trace_flags.sampled)
 
     @property
     def traceparent(self) -> str | None:
@@ -84,10 +87,12 @@ class Span:
 class _NoSpan(Span):
     """The span of a process without telemetry: does nothing, and its children are itself."""
 
-    recording = False
-
     def __init__(self) -> None:
         pass
+
+    @property
+    def recording(self) -> bool:
+        return False
 
     @property
     def traceparent(self) -> str | None:
@@ -122,7 +127,7 @@ class Tracer:
 
     def remote(self, traceparent: str | None) -> Span:
         """The span another process named in `traceparent`, to start children under (it is not
-        exported from here); without a valid one, its children start traces of their own."""
+        exported from here); without a valid, sampled one, nothing under it is recorded."""
         return NO_SPAN
 
     def shutdown(self) -> None:
