@@ -334,9 +334,10 @@ async def _check_database(db: DatabaseConfig) -> tuple[str | None, dict[str, set
 
 async def init(config_path: str, output: str, *, force: bool, running: bool) -> int:
     """`dbmesh init`: write the schema module of the configured databases (docs/reference.md §15)."""
+    from dbmesh.router.schema import build_graphql_schema
     from dbmesh.scaffold import init_schema
 
-    print(await init_schema(config_path, output, force=force, running=running))
+    print(await init_schema(config_path, output, force=force, running=running, graphql=build_graphql_schema))
     return 0
 
 

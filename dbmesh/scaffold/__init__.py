@@ -9,7 +9,7 @@ file is created, so `dbmesh check` passes on it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dbmesh.config import load_config
@@ -18,8 +18,11 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.scaffold._design import SchemaDesign, design
 from dbmesh.scaffold._fetch import fetch_schemas
 from dbmesh.scaffold._render import render
+from dbmesh.schema.model import SchemaModel
 
-__all__ = ["SchemaDesign", "design", "generate", "init_schema"]
+__all__ = ["GraphqlCheck", "SchemaDesign", "design", "generate", "init_schema"]
+
+GraphqlCheck = Callable[[SchemaModel], object]
 
 
 def generate(databases: list[str], schemas: Mapping[str, pb.Schema], config_label: str) -> tuple[str, SchemaDesign]:
@@ -28,19 +31,21 @@ def generate(databases: list[str], schemas: Mapping[str, pb.Schema], config_labe
     return render(designed, config_label), designed
 
 
-def _checked(text: str, databases: list[str], read_only: list[str]) -> None:
-    """Load `text` as `dbmesh check` would; a failure here is a bug in `dbmesh init`."""
-    from dbmesh.router.schema import build_graphql_schema
+def _checked(text: str, databases: list[str], read_only: list[str], graphql: GraphqlCheck | None) -> None:
+    """Load `text` as `dbmesh check` would (and, with `graphql`, build its GraphQL schema as the
+    router does); a failure here is a bug in `dbmesh init`."""
     from dbmesh.schema import load_schema
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "schema.py"
         path.write_text(text, encoding="utf-8")
         try:
-            build_graphql_schema(load_schema(path, databases, read_only=read_only))
+            model = load_schema(path, databases, read_only=read_only)
+            if graphql is not None:
+                graphql(model)
         except (SchemaError, ValueError, TypeError) as exc:
             raise DbmeshError(
-                f"dbmesh init wrote a schema that does not load (a bug, please report it): {exc}"
+                f"dbmesh init made a schema that does not load (a bug, please report it): {exc}"
             ) from None
 
 
@@ -59,16 +64,20 @@ def _write(output: str, text: str, *, force: bool) -> None:
         raise DbmeshError(f"{output}: cannot write: {exc.strerror}") from None
 
 
-async def init_schema(config_path: str, output: str, *, force: bool, running: bool) -> str:
+async def init_schema(
+    config_path: str, output: str, *, force: bool, running: bool, graphql: GraphqlCheck | None = None
+) -> str:
     """Write the schema module of the databases of `config_path` to `output`; the line to print.
-    An existing `output` is refused unless `force`, before any database is asked."""
+    An existing `output` is refused unless `force`, before any database is asked. `graphql`
+    builds the router's GraphQL schema of a model (given by the composition root, `commands`:
+    this package imports neither router nor services)."""
     if not force:
         _refuse_existing(output)
     config = load_config(config_path)
     names = [d.name for d in config.databases]
     schemas = await fetch_schemas(config, config_path, running=running)
     text, designed = generate(names, schemas, Path(config_path).name)
-    _checked(text, names, [d.name for d in config.databases if d.read_only])
+    _checked(text, names, [d.name for d in config.databases if d.read_only], graphql)
     _write(output, text, force=force)
     relations = sum(len(t.relations) for t in designed.types)
     return (
