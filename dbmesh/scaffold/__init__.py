@@ -82,5 +82,5 @@ async def init_schema(
     relations = sum(len(t.relations) for t in designed.types)
     return (
         f"wrote {output}: {len(designed.types)} types, {relations} relations, {len(designed.roots)} root fields "
-        f"from {len(names)} databases"
+        f"from {len(names)} database{'' if len(names) == 1 else 's'}"
     )

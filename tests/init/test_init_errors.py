@@ -50,7 +50,7 @@ def test_an_existing_output_is_refused_without_force_and_replaced_with_it(folder
     assert (folder / "schema.py").read_text() == "# mine\n"
     forced = dbmesh("init", "-c", "dbmesh.toml", "--force", cwd=folder)
     assert forced.returncode == 0, forced
-    assert forced.stdout == "wrote schema.py: 4 types, 6 relations, 8 root fields from 1 databases\n"
+    assert forced.stdout == "wrote schema.py: 4 types, 6 relations, 8 root fields from 1 database\n"
     assert "class OrderItem:" in (folder / "schema.py").read_text()
 
 
