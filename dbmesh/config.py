@@ -90,6 +90,7 @@ __all__ = [
     "Connection",
     "DatabaseConfig",
     "RouterConfig",
+    "TelemetryConfig",
     "TransactionsConfig",
     "load_config",
     "parse_config",

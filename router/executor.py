@@ -141,13 +141,14 @@ class Execution:
         with span:
             fetched = await self._traffic(fetch, request, span.traceparent or self.traceparent)
             row_sets = self._spend(fetched)
-            served = fetched.served[0]
-            span.set("dbmesh.database", served.database)
-            span.set("dbmesh.rows", sum(len(rows) for rows in row_sets))
-            if served.fallback_from:
-                span.set("dbmesh.fallback_from", served.fallback_from)
-            if served.replica:
-                span.set("dbmesh.replica", served.replica)
+            if span.recording and fetched.served:  # attributes only for a trace being recorded
+                served = fetched.served[0]
+                span.set("dbmesh.database", served.database)
+                span.set("dbmesh.rows", sum(len(rows) for rows in row_sets))
+                if served.fallback_from:
+                    span.set("dbmesh.fallback_from", served.fallback_from)
+                if served.replica:
+                    span.set("dbmesh.replica", served.replica)
         return row_sets
 
     def _spend(self, fetched: Fetched) -> list[list[list[Any]]]:

@@ -95,14 +95,13 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
     code = exc.code()
     details = exc.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE:
-        if "failed to connect" in details.lower() or "connection refused" in details.lower():
-            details = "its resolver cannot be reached"
-        # The resolver's own messages already name the database ("database 'x' ... is unreachable").
-        message = (
-            details
-            if details.startswith(f"database {database!r}")
-            else f"database {database!r} is unavailable: {details}"
-        )
+        if details.startswith(f"database {database!r}"):
+            # The resolver answered: its own message names the database and why it is unreachable.
+            message = details
+        else:  # gRPC itself: the resolver cannot be reached
+            if "failed to connect" in details.lower() or "connection refused" in details.lower():
+                details = "its resolver cannot be reached"
+            message = f"database {database!r} is unavailable: {details}"
         return CallError(database, "DATABASE_UNAVAILABLE", message, unavailable=True)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CallError(

@@ -109,6 +109,7 @@ def test_public_api() -> None:
         "Connection",
         "DatabaseConfig",
         "RouterConfig",
+        "TelemetryConfig",
         "TransactionsConfig",
         "load_config",
         "parse_config",
