@@ -136,7 +136,8 @@ async def _state_tables(client: ResolverClient, backend: Backend) -> None:
     assert refused.value.code == "BAD_USER_INPUT"
     assert refused.value.message == (
         f"database {client.name!r} refused the request: unknown system table 'customers'"
-        " (known: dbmesh_applied, dbmesh_coordinators, dbmesh_decisions, dbmesh_outbox, dbmesh_outbox_drainers, dbmesh_transactions)"
+        " (known: dbmesh_applied, dbmesh_coordinators, dbmesh_decisions, dbmesh_outbox, dbmesh_outbox_drainers,"
+        " dbmesh_transactions)"
     )
 
 
