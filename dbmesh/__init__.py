@@ -1,7 +1,7 @@
 """dbmesh: one GraphQL API in front of many databases.
 
-What users import: the schema DSL (`types`, `database`, SPEC §4), the client (`Client`, SPEC §9),
-and the configuration loader (`load_config`, SPEC §3).
+What users import: the schema DSL (`types`, `database`, docs/reference.md §4), the client
+(`Client`, docs/reference.md §9), and the configuration loader (`load_config`, docs/reference.md §3).
 """
 
 from __future__ import annotations

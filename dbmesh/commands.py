@@ -1,4 +1,4 @@
-"""What each `dbmesh` command does (SPEC §2). `dbmesh.cli` parses arguments and prints errors;
+"""What each `dbmesh` command does (docs/reference.md §2). `dbmesh.cli` parses arguments and prints errors;
 these functions do the work and raise `DbmeshError`s for the user's mistakes."""
 
 from __future__ import annotations

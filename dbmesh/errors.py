@@ -1,8 +1,8 @@
 """dbmesh's own exceptions, for what a user can get wrong before anything runs.
 
     DbmeshError
-     ├── ConfigError     the TOML configuration (SPEC §3)
-     └── SchemaError     the schema module (SPEC §4), or the schema against the databases
+     ├── ConfigError     the TOML configuration (docs/reference.md §3)
+     └── SchemaError     the schema module (docs/reference.md §4), or the schema against the databases
 
 Each message is one line that says what is wrong and where (file, key, class and field), so the
 CLI can print it as it is and exit non-zero. Messages never contain passwords.

@@ -1,6 +1,6 @@
 """The dbmesh router: one GraphQL endpoint that plans each query, fans out to the resolver
 services over gRPC, batches nested fetches, falls back when a database is down and merges the
-results (SPEC §2, §4-§7).
+results (docs/reference.md §2, §4-§7).
 
 Modules, one concern each: `schema` (GraphQL schema from the schema model), `planner` / `plan`
 (the plan as data), `executor` (runs a plan), `requests` (arguments to contract requests),

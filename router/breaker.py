@@ -1,4 +1,4 @@
-"""A per-database circuit breaker (SPEC §7).
+"""A per-database circuit breaker (docs/reference.md §7).
 
 closed: calls go through; `failures_to_open` consecutive *unavailable* outcomes open it.
 open: calls fail at once (fallbacks are immediate instead of waiting for a deadline); the

@@ -1,4 +1,4 @@
-"""The HTTP face of the router (SPEC §5), per the GraphQL-over-HTTP specification.
+"""The HTTP face of the router (docs/reference.md §5), per the GraphQL-over-HTTP specification.
 
 - `POST /graphql` with a JSON body `{query, variables, operationName, extensions}`, and
   `GET /graphql?query=...` (queries only). Responses are `application/graphql-response+json` when

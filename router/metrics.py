@@ -1,4 +1,4 @@
-"""Prometheus metrics of one router (SPEC §5 `/metrics`), in a registry of its own so that two
+"""Prometheus metrics of one router (docs/reference.md §5 `/metrics`), in a registry of its own so that two
 routers in one process (tests) do not share counters.
 """
 

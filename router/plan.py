@@ -4,7 +4,7 @@ A plan has two parts:
 - `root`, a tree of nodes saying which fetches run and in what order: `Parallel` children run
   concurrently, `Sequence` children one after another, a `Fetch` is one Query RPC to one
   database (a root field) and a `BatchedJoin` is one Query RPC that fetches a relation for
-  EVERY parent row of another fetch at once (one variable set per distinct parent key, SPEC §8);
+  EVERY parent row of another fetch at once (one variable set per distinct parent key, docs/reference.md §8);
   a `Virtual` node builds a composite object from its arguments.
 - `selections`, the response shape: which response key reads which column of which fetch.
 
@@ -139,7 +139,7 @@ class BatchedJoin:
 
 @dataclass(frozen=True)
 class Virtual:
-    """A composite root field: one object whose columns are its arguments (SPEC §4)."""
+    """A composite root field: one object whose columns are its arguments (docs/reference.md §4)."""
 
     id: int
     path: tuple[str, ...]

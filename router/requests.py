@@ -1,6 +1,6 @@
 """Turn a planned fetch and its request-time argument values into a contract `QueryRequest`.
 
-Declared arguments filter by their column and operator (SPEC §4), `where` becomes the predicate
+Declared arguments filter by their column and operator (docs/reference.md §4), `where` becomes the predicate
 tree, `orderBy` the order, `limit`/`offset` the paging. Values are typed by their GraphQL scalar
 (an `ID` that is a UUID travels as a UUID, a `Decimal` as an exact decimal, ...). Anything the
 databases could not take is a `BadUserInput` naming the argument.

@@ -1,4 +1,4 @@
-"""The custom scalars of SPEC §4: DateTime, Date, Decimal and JSON.
+"""The custom scalars of docs/reference.md §4: DateTime, Date, Decimal and JSON.
 
 Output values arrive from the resolvers already canonical (ISO 8601 UTC strings ending in `Z`,
 YYYY-MM-DD, exact decimal strings, JSON values), so output coercion only checks the type.

@@ -1,8 +1,8 @@
-"""Build the GraphQL schema the router serves from the schema model (SPEC §4, §6).
+"""Build the GraphQL schema the router serves from the schema model (docs/reference.md §4, §6).
 
 Every object type becomes a GraphQL object type with its columns, its consistency fields and its
 relations. Relations and database-served root fields are nullable whatever their annotation (their
-database can be down, their row missing: SPEC §4, §5 partial results); list items keep their
+database can be down, their row missing: docs/reference.md §4, §5 partial results); list items keep their
 non-null-ness. Every list field takes `where`, `orderBy`, `limit` and `offset`. `databaseStatus`
 is built in. Mutation fields and their types come from `router.mutation_schema`; with
 `federation`, `_service`, `_entities` and their types from `router.federation`. `SchemaIndex`
@@ -245,7 +245,7 @@ class _Builder:
                 "circuit": GraphQLField(GraphQLNonNull(GraphQLString), description="closed, open or half_open."),
                 "error": GraphQLField(GraphQLString),
             },
-            description="A configured database, from the router's background probes (SPEC §6).",
+            description="A configured database, from the router's background probes (docs/reference.md §6).",
         )
 
     def build(self) -> tuple[GraphQLSchema, SchemaIndex]:

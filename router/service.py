@@ -1,4 +1,4 @@
-"""The router: one GraphQL endpoint over every configured database (SPEC §5).
+"""The router: one GraphQL endpoint over every configured database (docs/reference.md §5).
 
 `Router.execute` takes a GraphQL request and returns the GraphQL response body: prepare it
 (`router.preparation`: size, parse, limits, validation, variables, plan, cost, with their

@@ -2,7 +2,7 @@
 
 Response keys (aliases), `__typename`, nested relations joined by key, consistency fields and
 `databaseStatus` are filled here. A failed fetch nulls only the fields it serves, with ONE error
-per failed fetch at the first path it nulled (SPEC §5). A null in a non-null field propagates to
+per failed fetch at the first path it nulled (docs/reference.md §5). A null in a non-null field propagates to
 the nearest nullable parent, as the GraphQL spec requires ("Cannot return null for non-nullable
 field ..."), with an error at the field's path. An Int column holding a value outside 32 bits is
 a field error too ("Int cannot represent non 32-bit signed integer value: ..."), never a silent

@@ -1,4 +1,4 @@
-"""Compile a contract `QueryRequest` into SQL statements for one dialect (SPEC §8).
+"""Compile a contract `QueryRequest` into SQL statements for one dialect (docs/reference.md §8).
 
 Batching: a request with variable sets asks for one row set per set, in order. When the only use
 of variables is `column = $variable` in the top-level AND (the shape every relation fetch has),

@@ -359,7 +359,7 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 def _row_sets(
     compiled: CompiledQuery, results: list[list[Sequence[Any]]], readers: list[Callable[[Any], Any]]
 ) -> list[pb.RowSet]:
-    """One row set per variable set, in order (SPEC §8 batching)."""
+    """One row set per variable set, in order (docs/reference.md §8 batching)."""
 
     end = len(readers)  # a request for no columns selects a constant: not a column
 

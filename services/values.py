@@ -1,4 +1,4 @@
-"""Values between the contract and Python, in one canonical form whatever the engine (SPEC §8).
+"""Values between the contract and Python, in one canonical form whatever the engine (docs/reference.md §8).
 
 `from_proto` turns a contract `Value` into a plain Python value whose type says what it is
 (Decimal for decimals, UUID for UUIDs, aware datetimes, `Json` for JSON documents). A dialect then

@@ -1,4 +1,4 @@
-"""The schema: what a schema module declares with the DSL (SPEC §4), as a model.
+"""The schema: what a schema module declares with the DSL (docs/reference.md §4), as a model.
 
 A schema module uses `dbmesh.types` and `dbmesh.database` (`dbmesh.schema.dsl`);
 `load_schema(path, databases)` runs it and returns a `SchemaModel` of frozen dataclasses, or raises

@@ -1,4 +1,4 @@
-"""Reading a schema module's annotations (SPEC §4 "Types").
+"""Reading a schema module's annotations (docs/reference.md §4 "Types").
 
 Annotations are resolved with `typing.get_type_hints` against the module's namespace, so string
 forward references (`-> list['Order']`) work. A name that is defined nowhere resolves to an

@@ -1,4 +1,4 @@
-"""The declared arguments of root fields and relations (SPEC §4 "Root fields").
+"""The declared arguments of root fields and relations (docs/reference.md §4 "Root fields").
 
 For a field served by a database, each argument (after `self`) is, in this order of precedence:
 

@@ -1,4 +1,4 @@
-"""How a relation joins its owner to its target (SPEC §4 "Relations").
+"""How a relation joins its owner to its target (docs/reference.md §4 "Relations").
 
 A join is a tuple of `(target_column, source_column)` pairs: `target.<t> = source.<s>`. It is
 stated with `on={"target_col": "source_col"}` or inferred from column names, with both rules

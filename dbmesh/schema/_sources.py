@@ -1,5 +1,5 @@
 """Where a field is served: `@database(name, fallback=..., fallback_on=..., affinity=...)` checked
-and turned into a `FieldSource` (SPEC §4 "Relations", §7 "Fallback and failure").
+and turned into a `FieldSource` (docs/reference.md §4 "Relations", §7 "Fallback and failure").
 
 - `fallback` is a name or a list of names, tried in order; none may be the database itself or
   appear twice.

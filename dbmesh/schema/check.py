@@ -1,4 +1,4 @@
-"""Does each database have what the schema needs from it? (SPEC §4, issue: schema check)
+"""Does each database have what the schema needs from it? (docs/reference.md §4, issue: schema check)
 
 A type served by a database (as a root field or relation, or as a fallback of one, or written
 there by a mutation field) needs its table there with all its columns. Used by the router at

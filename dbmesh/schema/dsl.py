@@ -1,4 +1,4 @@
-"""The schema DSL (SPEC §4): `@types.object` and `@database(...)`.
+"""The schema DSL (docs/reference.md §4): `@types.object` and `@database(...)`.
 
 The decorators only record what they are given, as an attribute on the class or function they
 decorate, and return it unchanged: a schema module imports and runs like any other module, and its
@@ -121,11 +121,11 @@ class _Database:
         args: Mapping[str, tuple[str, str]] | None = None,
         write_through: str | Sequence[str] | None = None,
     ) -> Callable[[_F], _F]:
-        """Serve a root field or relation from database `name` (SPEC §4, §7), or write a mutation
-        field's rows there (SPEC §10): `fallback` is a name or a list tried in order;
+        """Serve a root field or relation from database `name` (docs/reference.md §4, §7), or write a mutation
+        field's rows there (docs/reference.md §10): `fallback` is a name or a list tried in order;
         `on={"target_col": "source_col"}` states a relation's join; `args={"arg": ("column",
         "operator")}` maps an argument to a filter; `write_through` (mutation fields) names the
-        databases the written rows are copied to (SPEC §11)."""
+        databases the written rows are copied to (docs/reference.md §11)."""
         declaration = DatabaseDeclaration(name, fallback, fallback_on, affinity, on, args, write_through)
 
         def mark(method: _F) -> _F:
@@ -142,7 +142,7 @@ class _Database:
 
     def batch(self, method: Any = None, /) -> Any:
         """Accepted for the guide's sake, above or below `@database(...)` or alone: every relation
-        is batched anyway (SPEC §4)."""
+        is batched anyway (docs/reference.md §4)."""
 
         def mark(target: _F) -> _F:
             setattr(target, BATCH_MARK, True)

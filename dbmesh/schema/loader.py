@@ -1,4 +1,4 @@
-"""Loading a schema module (SPEC §4) into the schema model.
+"""Loading a schema module (docs/reference.md §4) into the schema model.
 
 `load_schema(path)` runs the file as a fresh module whose namespace already holds `UUID`,
 `datetime`, `date`, `timedelta`, `Decimal`, `Any`, `Optional` and `List` (the guide's module uses
@@ -7,7 +7,7 @@
 `<file>: <Class>.<field>: <problem>`, or `<file>:<line>: <Exception>: <message>` when the module
 itself fails to run (no traceback). `<file>` is the path as given to `load_schema`.
 
-Decisions where SPEC §4 is silent:
+Decisions where docs/reference.md §4 is silent:
 
 - Object types are the `@types.object` classes found in the namespace, in declaration order;
   `Query` is the root type. Columns are the annotated attributes (inherited ones too, `ClassVar`s
@@ -17,7 +17,7 @@ Decisions where SPEC §4 is silent:
 - A name that is defined nowhere is an error ("type 'X' is not defined"), except as the return
   type of a composite root field: the guide's `customer_with_history -> 'CustomerWithHistory'`
   has no such class, so that field is left out with a line in `SchemaModel.warnings`.
-- Join inference tries both rules of SPEC §4 and fails when both fit (see `_joins`).
+- Join inference tries both rules of docs/reference.md §4 and fails when both fit (see `_joins`).
 - Arguments: see `_arguments` (including the `year: int` inference the guide needs).
 - Sources: see `_sources` (`affinity="cache"` is read_primary; `fallback_on` always includes
   `unavailable`; `not_found` needs `fallback=` and a single-object field).
@@ -30,7 +30,7 @@ Decisions where SPEC §4 is silent:
   of it must be filled by an argument. A schema without `Query` loads with a warning.
 - Descriptions are the docstrings, cleaned with `inspect.cleandoc`.
 - Two fields of a type (or of Query) may not have the same GraphQL name, and no root field may be
-  called `databaseStatus` (built in, SPEC §6).
+  called `databaseStatus` (built in, docs/reference.md §6).
 - `Mutation` is the mutation root type (docs/reference.md §10): see `_mutations`. Its fields'
   types count as served by the databases they write (the schema check wants their tables there).
   With `read_only` (the names of the databases configured `read_only`), a mutation field aimed
@@ -428,7 +428,7 @@ class _Builder:
             if not _GRAPHQL_NAME.fullmatch(graphql_name) or graphql_name.startswith("__"):
                 fail(f"{graphql_name!r} is not a valid GraphQL name")
             if owner == "Query" and graphql_name == "databaseStatus":
-                fail("databaseStatus is a built-in field (SPEC §6)")
+                fail("databaseStatus is a built-in field (docs/reference.md §6)")
             if graphql_name in seen:
                 other = seen[graphql_name]
                 if other == field:

@@ -1,4 +1,4 @@
-"""The schema model: what a schema module (SPEC §4) declares, as frozen data.
+"""The schema model: what a schema module (docs/reference.md §4) declares, as frozen data.
 
 The DSL (`dbmesh.types`, `dbmesh.database`) records declarations; `dbmesh.schema.load_schema`
 turns a module into this model; the router builds its GraphQL schema and its plans from the model
@@ -43,7 +43,7 @@ MISSING: Any = _Missing()
 
 
 class Scalar(enum.Enum):
-    """A column's type. The value is the GraphQL scalar's name (SPEC §4 type mapping)."""
+    """A column's type. The value is the GraphQL scalar's name (docs/reference.md §4 type mapping)."""
 
     STRING = "String"  # str
     INT = "Int"  # int
@@ -128,7 +128,7 @@ class ObjectType:
     # A virtual (composite) type is returned by a root field without @database; it has no table
     # and its columns are filled from that field's arguments.
     virtual: bool = False
-    # Consistency fields (SPEC §4).
+    # Consistency fields (docs/reference.md §4).
     has_source_database: bool = False  # declares `source_database: str`
     last_sync_column: str | None = None  # declares `last_sync: datetime`: the column it reads
     has_is_stale: bool = False  # declares `is_stale: bool`
@@ -155,7 +155,7 @@ class RootField:
 
 
 class MutationKind(enum.Enum):
-    """What a mutation field does, from its name's prefix (SPEC §10)."""
+    """What a mutation field does, from its name's prefix (docs/reference.md §10)."""
 
     INSERT = "insert"
     UPDATE = "update"
@@ -172,7 +172,7 @@ class MutationField:
     kind: MutationKind
     target: str
     database: str
-    # write_through= as declared (SPEC §11); recorded and checked, not applied yet.
+    # write_through= as declared (docs/reference.md §11); recorded and checked, not applied yet.
     write_through: tuple[str, ...] = ()
     description: str | None = None
 

@@ -1,4 +1,4 @@
-"""Names in a schema module and what they become (SPEC §4 "Types" and "Names").
+"""Names in a schema module and what they become (docs/reference.md §4 "Types" and "Names").
 
 Python snake_case becomes GraphQL camelCase (`all_orders`→`allOrders`), and a class name becomes its
 table: the snake_case plural (`Customer`→`customers`, `OrderItem`→`order_items`). Only the last

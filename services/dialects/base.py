@@ -127,7 +127,7 @@ class Dialect:
     # --- ordering and paging ------------------------------------------------------------------
 
     def order_term(self, column: ColumnInfo, sql: str, descending: bool) -> str:
-        """Ascending puts NULLs last, descending first, on every engine (SPEC §4)."""
+        """Ascending puts NULLs last, descending first, on every engine (docs/reference.md §4)."""
         exact = self.exact(sql, column)
         if not column.nullable:
             return f"{exact} DESC" if descending else f"{exact} ASC"

@@ -1,4 +1,4 @@
-"""MySQL's dialect, as spoken by MariaDB 10.11 through aiomysql (SPEC §8).
+"""MySQL's dialect, as spoken by MariaDB 10.11 through aiomysql (docs/reference.md §8).
 
 Text. aiomysql (PyMySQL) binds parameters on the client: it escapes each value and substitutes it
 into the statement with Python's `%` formatting. Placeholders are therefore named, `%(p1)s`, which
@@ -16,7 +16,7 @@ the exact one. A column whose charset is not utf8mb4 is converted to utf8mb4 fir
 value can be compared with it and the order is code-point order.
 
 NULLs sort first in MySQL whatever the direction; `order_term` adds `col IS NULL` to sort them
-last ascending and first descending (SPEC §4). OFFSET needs a LIMIT. UPDATE cannot end in RETURNING
+last ascending and first descending (docs/reference.md §4). OFFSET needs a LIMIT. UPDATE cannot end in RETURNING
 on MariaDB (INSERT and DELETE can), so writes lock and name the rows by primary key instead.
 ON DUPLICATE KEY UPDATE cannot name the conflict columns (any unique key fires it), so upserts
 do not use it: `services.writes` locks, inserts and updates by the named key (`named_conflict`).
@@ -118,7 +118,7 @@ class MysqlDialect(Dialect):
         return f"LOWER({self.exact(sql, column)}) LIKE LOWER({placeholder}){self.like_escape}"
 
     def order_term(self, column: ColumnInfo, sql: str, descending: bool) -> str:
-        """ASC puts NULLs last, DESC first (SPEC §4): MySQL sorts NULL lowest, so a leading
+        """ASC puts NULLs last, DESC first (docs/reference.md §4): MySQL sorts NULL lowest, so a leading
         `sql IS NULL` term (0 or 1) in the same direction moves them."""
         direction = "DESC" if descending else "ASC"
         term = f"{self.exact(sql, column)} {direction}"

@@ -1,4 +1,4 @@
-"""PostgreSQL's dialect, for asyncpg (SPEC §8).
+"""PostgreSQL's dialect, for asyncpg (docs/reference.md §8).
 
 Placeholders are `$1..$n` and a statement carries at most 32,767 of them (asyncpg's limit). Key
 lists are bound as ONE array whatever their length: `col = ANY($1)` for a single column (the

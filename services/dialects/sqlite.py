@@ -1,4 +1,4 @@
-"""SQLite's dialect (SPEC §8).
+"""SQLite's dialect (docs/reference.md §8).
 
 Conventions for what SQLite has no type for: booleans are stored as 0/1, UUIDs as lower-case text,
 timestamps as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]` (SQLite's own `datetime()` form), dates as

@@ -1,4 +1,4 @@
-"""The MySQL engine (aiomysql), written and tested against MariaDB 10.11 (SPEC §8).
+"""The MySQL engine (aiomysql), written and tested against MariaDB 10.11 (docs/reference.md §8).
 
 Connections. One small pool per server address (the database, and each replica on first use), and
 one of `max_transactions` connections for open transactions (Begin), all opened on demand, so a
@@ -477,7 +477,7 @@ class MysqlEngine(Engine):
         return False
 
     def map_error(self, exc: BaseException) -> ResolverError:
-        """The contract's error for an aiomysql/PyMySQL exception (SPEC §8); messages name the
+        """The contract's error for an aiomysql/PyMySQL exception (docs/reference.md §8); messages name the
         database, never its address or credentials."""
         if isinstance(exc, ResolverError):
             return exc

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine (asyncpg): lazy pools, catalog introspection, two-phase commit (SPEC §8).
+"""The PostgreSQL engine (asyncpg): lazy pools, catalog introspection, two-phase commit (docs/reference.md §8).
 
 Pools are created on first use with `min_size=0`, so a resolver starts while PostgreSQL is down
 and answers UNAVAILABLE (naming the database, never its DSN or password) until it is back; each

@@ -6,7 +6,7 @@ it with `mode=ro`, so the engine itself refuses writes too, except on the replic
 of its own (`max_transactions` connections, `mode=rw`) that only replication requests reach
 (`Engine.replication`). Statements are interrupted past the
 deadline by a progress handler, so a slow query gives DEADLINE_EXCEEDED and the connection stays
-usable. SQLite cannot prepare transactions: its capabilities say so (SPEC §8).
+usable. SQLite cannot prepare transactions: its capabilities say so (docs/reference.md §8).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `dbmesh` command as a user runs it (SPEC §2): every mistake is ONE line naming what and
+"""The `dbmesh` command as a user runs it (docs/reference.md §2): every mistake is ONE line naming what and
 where, with a non-zero exit and never a traceback; `check`, `plan`, `up`, `demo` do their jobs."""
 
 from __future__ import annotations

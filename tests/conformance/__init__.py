@@ -1,2 +1,2 @@
-"""The resolver conformance suite (SPEC §8, STYLE "One conformance suite"): written once against the
+"""The resolver conformance suite (docs/reference.md §8, STYLE "One conformance suite"): written once against the
 gRPC client and run against every engine's resolver; an engine is one `resolver` fixture param."""

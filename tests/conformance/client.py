@@ -1,7 +1,7 @@
 """A small client for one resolver service, and builders for the contract's requests.
 
 Tests talk to a resolver only through this client, over real gRPC, exactly as the router does: the
-conformance suite is written against it once and run against every engine (SPEC §8). Values are
+conformance suite is written against it once and run against every engine (docs/reference.md §8). Values are
 turned into the contract's `Value`s here, independently of the services' own code.
 """
 

@@ -5,7 +5,7 @@ kind (a UUID is `uuid` on PostgreSQL, `CHAR(36)` on MySQL, `TEXT` on SQLite). Te
 collations that do NOT compare or sort by code point, on purpose, as real databases often do:
 MariaDB's default utf8mb4_general_ci (case- and accent-insensitive, PAD SPACE) and ICU's root
 collation on PostgreSQL ('a' < 'B'); the `labels` table adds utf8mb4_unicode_ci and SQLite's NOCASE.
-The resolvers must still give code-point results (SPEC §8). Rows are Python values,
+The resolvers must still give code-point results (docs/reference.md §8). Rows are Python values,
 converted per engine for its plain driver (SQLite conventions from `services/dialects/sqlite.py`:
 booleans 0/1, timestamps as UTC text `YYYY-MM-DD HH:MM:SS[.ffffff]`). Expected results in
 `cases/*/expected.json` and in the Python tests are written against these rows.

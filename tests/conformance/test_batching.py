@@ -1,4 +1,4 @@
-"""Batching (SPEC §8, STYLE "Tiny batching core"): one row set back per variable set, in order, empty
+"""Batching (docs/reference.md §8, STYLE "Tiny batching core"): one row set back per variable set, in order, empty
 sets included; keyed batches are one statement unless the engine's parameter limit splits them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hostile input (SPEC §8): identifiers are checked against the introspected schema, so an unknown
+"""Hostile input (docs/reference.md §8): identifiers are checked against the introspected schema, so an unknown
 one (however it is spelled) is INVALID_ARGUMENT naming it and no SQL is built from it; values are
 always bound, so SQL in a value is just text. After every test every table is intact."""
 

@@ -1,4 +1,4 @@
-"""Capabilities, schema and status (SPEC §8): what a resolver reports about itself and its
+"""Capabilities, schema and status (docs/reference.md §8): what a resolver reports about itself and its
 database, the same way on every engine."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Transactions (SPEC §8): Begin opens one on a dedicated connection; reads and writes name it;
+"""Transactions (docs/reference.md §8): Begin opens one on a dedicated connection; reads and writes name it;
 Rollback leaves nothing behind, Commit keeps everything; a finished transaction is gone."""
 
 from __future__ import annotations

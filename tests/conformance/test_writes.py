@@ -1,4 +1,4 @@
-"""Writes (SPEC §8): insert, upsert, update and delete with returning, in canonical values; a
+"""Writes (docs/reference.md §8): insert, upsert, update and delete with returning, in canonical values; a
 predicate is required and bounds the write; constraint failures map to their gRPC codes; a
 read-only database refuses every write. Each test starts from an empty `items` table."""
 

@@ -1,4 +1,4 @@
-"""End to end through `dbmesh up` (real processes) over PostgreSQL, MariaDB and SQLite (SPEC §2,
+"""End to end through `dbmesh up` (real processes) over PostgreSQL, MariaDB and SQLite (docs/reference.md §2,
 §4, §5, §9): the guide's queries, cross-database relations of every kind, composite types, paging
 on relations, exact statement counts, and an off-the-shelf GraphQL client."""
 

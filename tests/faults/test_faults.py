@@ -1,4 +1,4 @@
-"""Faults with real processes (SPEC §5, §7): a resolver process killed, a database server stopped
+"""Faults with real processes (docs/reference.md §5, §7): a resolver process killed, a database server stopped
 behind a live resolver, a database slower than its deadline; each followed by recovery. Each test
 asserts exactly what the client receives, and counts (never times) how many requests waited for
 a deadline before the circuit opened."""

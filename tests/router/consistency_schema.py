@@ -1,4 +1,4 @@
-"""Consistency fields (SPEC §4): source_database, last_sync, is_stale."""
+"""Consistency fields (docs/reference.md §4): source_database, last_sync, is_stale."""
 
 from datetime import datetime, timedelta
 from uuid import UUID

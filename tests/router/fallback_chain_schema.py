@@ -1,4 +1,4 @@
-"""A fallback list, tried in order (SPEC §7)."""
+"""A fallback list, tried in order (docs/reference.md §7)."""
 
 from dbmesh import database, types
 

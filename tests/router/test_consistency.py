@@ -1,4 +1,4 @@
-"""source_database, last_sync and is_stale through the router (SPEC §4)."""
+"""source_database, last_sync and is_stale through the router (docs/reference.md §4)."""
 
 from __future__ import annotations
 

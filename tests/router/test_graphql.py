@@ -1,4 +1,4 @@
-"""GraphQL semantics through the real HTTP router over real SQLite resolvers (SPEC §4, §5):
+"""GraphQL semantics through the real HTTP router over real SQLite resolvers (docs/reference.md §4, §5):
 aliases, fragments, variables, directives, __typename, introspection, relations of every kind,
 the automatic list arguments, composite types and consistency fields."""
 

@@ -1,4 +1,4 @@
-"""The HTTP endpoint per GraphQL-over-HTTP and SPEC §5: methods, media types, status codes, error
+"""The HTTP endpoint per GraphQL-over-HTTP and docs/reference.md §5: methods, media types, status codes, error
 codes (each bad input gets its exact error), GraphiQL, health, readiness, metrics, tracing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Read replicas (SPEC §7 affinity) and the W3C trace context reaching the resolvers' logs."""
+"""Read replicas (docs/reference.md §7 affinity) and the W3C trace context reaching the resolvers' logs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fallback, partial results, the circuit breaker and recovery (SPEC §5, §7), with real resolvers
+"""Fallback, partial results, the circuit breaker and recovery (docs/reference.md §5, §7), with real resolvers
 stopped and started again behind a running router. Counts, never timings."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The guide's schema module (SPEC §4) loads with only its import changed, and the GraphQL schema
+"""The guide's schema module (docs/reference.md §4) loads with only its import changed, and the GraphQL schema
 built from it is exactly the snapshot in guide_schema.graphql (set DBMESH_UPDATE_SNAPSHOTS=1 to
 rewrite it after an intended change, then review the diff)."""
 

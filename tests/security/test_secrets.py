@@ -1,4 +1,4 @@
-"""Passwords never reach logs, errors, traces or `check` output (SPEC §3), even when they are
+"""Passwords never reach logs, errors, traces or `check` output (docs/reference.md §3), even when they are
 wrong and every part of dbmesh reports the failure."""
 
 from __future__ import annotations

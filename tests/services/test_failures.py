@@ -1,4 +1,4 @@
-"""Engine failures map to the contract's gRPC codes on real resolver processes (SPEC §7, §8): a
+"""Engine failures map to the contract's gRPC codes on real resolver processes (docs/reference.md §7, §8): a
 database that is down is UNAVAILABLE within its deadline and served again once it is back, by the
 same resolver; a statement slower than `timeout_secs` is DEADLINE_EXCEEDED and leaves the pool
 usable (pool_size = 1, so a leaked or broken connection would show)."""

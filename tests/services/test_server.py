@@ -1,4 +1,4 @@
-"""The resolver process (SPEC §8): grpc.health.v1 and reflection are served, and SIGTERM drains
+"""The resolver process (docs/reference.md §8): grpc.health.v1 and reflection are served, and SIGTERM drains
 the calls in flight before the process exits."""
 
 from __future__ import annotations

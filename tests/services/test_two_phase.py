@@ -1,4 +1,4 @@
-"""Two-phase commit across a resolver crash (SPEC §8): a transaction begun with a global id and
+"""Two-phase commit across a resolver crash (docs/reference.md §8): a transaction begun with a global id and
 prepared (PostgreSQL PREPARE TRANSACTION, MySQL XA) outlives the resolver process that prepared it;
 a new process lists it with Recover and commits or rolls it back by global id. SQLite cannot
 prepare and says so. The resolvers are real `dbmesh resolver` processes, killed with SIGKILL."""

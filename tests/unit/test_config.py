@@ -1,4 +1,4 @@
-"""Tests for dbmesh.config (SPEC §3): the SPEC and guide examples, defaults, substitution, and one case
+"""Tests for dbmesh.config (docs/reference.md §3): the SPEC and guide examples, defaults, substitution, and one case
 per bad input with its exact one-line message."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ pool_size = 1
 read_write = false  # Read-only cache
 """
 
-# SPEC §3's example, verbatim.
+# docs/reference.md §3's example, verbatim.
 SPEC_EXAMPLE = """\
 [[databases]]                 # the guide's [[FraiseQL.databases]] is accepted too, identically
 name = "postgres_primary"     # [a-z_][a-z0-9_]*, unique

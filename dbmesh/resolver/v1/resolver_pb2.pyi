@@ -7,7 +7,7 @@ One resolver service serves one database. The router never sends SQL: it sends s
 requests (a collection, the columns it wants, a predicate tree, an order, paging, and a list of
 variable sets for batching) and the service compiles them to its engine's dialect, binding
 every value as a parameter and checking every identifier against the schema it introspected.
-Anything unknown is INVALID_ARGUMENT naming it. See SPEC.md §8.
+Anything unknown is INVALID_ARGUMENT naming it. See docs/reference.md §8.
 
 Values cross the wire in one canonical form whatever the engine: booleans are booleans, decimals
 are exact decimal strings, UUIDs are lower-case hyphenated strings, timestamps are ISO 8601 in

@@ -1,5 +1,5 @@
 """Fixtures for the MySQL resolver tests: a resolver service started in-process on a throwaway
-MariaDB database, driven through the real gRPC stub (SPEC §8)."""
+MariaDB database, driven through the real gRPC stub (docs/reference.md §8)."""
 
 from __future__ import annotations
 

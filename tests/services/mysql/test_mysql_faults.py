@@ -1,4 +1,4 @@
-"""Failures on MariaDB (SPEC §7, §8): a slow statement is stopped by the server and the connection
+"""Failures on MariaDB (docs/reference.md §7, §8): a slow statement is stopped by the server and the connection
 stays usable; a server that goes away gives UNAVAILABLE within the deadline, and the resolver
 recovers by itself when it is back."""
 

@@ -1,4 +1,4 @@
-"""Reads on MariaDB (SPEC §4, §8): exact string comparison on a case-insensitive collation, NULL
+"""Reads on MariaDB (docs/reference.md §4, §8): exact string comparison on a case-insensitive collation, NULL
 order, paging, keyed batching, canonical values, and `%` in SQL text."""
 
 from __future__ import annotations

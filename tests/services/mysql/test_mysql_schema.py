@@ -1,4 +1,4 @@
-"""Capabilities and introspection of a MariaDB database (SPEC §8): types, nullability, keys."""
+"""Capabilities and introspection of a MariaDB database (docs/reference.md §8): types, nullability, keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transactions and two-phase commit with XA on MariaDB (SPEC §8): a prepared transaction outlives
+"""Transactions and two-phase commit with XA on MariaDB (docs/reference.md §8): a prepared transaction outlives
 its session, its resolver and a server restart, and is committed or rolled back by global id."""
 
 from __future__ import annotations

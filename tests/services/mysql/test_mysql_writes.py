@@ -1,4 +1,4 @@
-"""Writes on MariaDB (SPEC §8): insert, upsert, update and delete with returning, the errors
+"""Writes on MariaDB (docs/reference.md §8): insert, upsert, update and delete with returning, the errors
 constraints give, and a read-only database."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Failures through the PostgreSQL resolver (SPEC §8): a statement timeout is DEADLINE_EXCEEDED and
+"""Failures through the PostgreSQL resolver (docs/reference.md §8): a statement timeout is DEADLINE_EXCEEDED and
 the connection stays usable; a database that is down, stopped behind a running resolver or not
 answering at all is UNAVAILABLE within the deadline, naming the database and nothing secret; the
 resolver recovers by itself once the database is back; replicas have pools of their own."""

@@ -1,4 +1,4 @@
-"""Writes, transactions and two-phase commit through the PostgreSQL resolver (SPEC §8): returning,
+"""Writes, transactions and two-phase commit through the PostgreSQL resolver (docs/reference.md §8): returning,
 upsert, constraint errors and their codes, PREPARE TRANSACTION then COMMIT/ROLLBACK PREPARED by
 global id (from any resolver), recovery listing, and a read-only database refusing writes."""
 

@@ -1,4 +1,4 @@
-"""Reads through the PostgreSQL resolver (SPEC §8): canonical values, keyed batching with one row
+"""Reads through the PostgreSQL resolver (docs/reference.md §8): canonical values, keyed batching with one row
 set per variable set in order, key lists bound as one array (100,000 keys, one statement),
 code-point ordering whatever the column's collation, case-sensitive LIKE and Unicode `_ilike`."""
 

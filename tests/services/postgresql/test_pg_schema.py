@@ -1,4 +1,4 @@
-"""Introspection and capabilities of the PostgreSQL resolver (SPEC §8): types as the server names
+"""Introspection and capabilities of the PostgreSQL resolver (docs/reference.md §8): types as the server names
 them, logical types, nullability, decimal scale, primary keys in key order, unique keys, views."""
 
 from __future__ import annotations

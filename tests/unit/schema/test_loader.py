@@ -1,4 +1,4 @@
-"""The schema loader (SPEC §4): the guide's and the SPEC's modules load, a composite type and the
+"""The schema loader (docs/reference.md §4): the guide's and the SPEC's modules load, a composite type and the
 consistency fields work, and the decorators only record. Mistakes: test_loader_errors.py."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_guide_composite_field_without_a_type_is_left_out_with_a_warning(guide: 
     )
 
 
-# The SPEC §4 example and a composite type ---------------------------------------------------------
+# The docs/reference.md §4 example and a composite type ---------------------------------------------------------
 
 
 def test_spec_example() -> None:

@@ -1,4 +1,4 @@
-"""Every schema mistake (SPEC §4) is one `SchemaError` line: `<file>: <Class>.<field>: <problem>`,
+"""Every schema mistake (docs/reference.md §4) is one `SchemaError` line: `<file>: <Class>.<field>: <problem>`,
 or `<file>:<line>: <Exception>: <message>` when the module fails to run. One test per mistake, each
 asserting the exact message."""
 
@@ -189,7 +189,7 @@ MISTAKES = {
     ),
     "databaseStatus redefined": (
         query("'postgres_primary'", "database_status(self) -> list[Customer]"),
-        "Query.database_status: databaseStatus is a built-in field (SPEC §6)",
+        "Query.database_status: databaseStatus is a built-in field (docs/reference.md §6)",
     ),
     "two fields with one GraphQL name": (
         "@types.object\nclass Product:\n    unit_price: int\n    unitPrice: int",

@@ -1,4 +1,4 @@
-"""Names (SPEC §4 "Types" and "Names"): snake_case, camelCase and table names."""
+"""Names (docs/reference.md §4 "Types" and "Names"): snake_case, camelCase and table names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A composite root field, `@database.batch`, args= and the consistency fields (SPEC §4)."""
+"""A composite root field, `@database.batch`, args= and the consistency fields (docs/reference.md §4)."""
 
 from datetime import datetime, timedelta
 from uuid import UUID
