@@ -92,11 +92,11 @@ async def test_commit_right_after_prepare(mysql_database: DatabaseInfo, table: N
             for conn in warm:
                 await engine.release(conn)
             conn = await engine.acquire()
-            await engine.begin(conn, f"quick{i}")
+            await engine.begin(conn, f"dbmesh-quick{i}")
             await conn.execute("INSERT INTO t (id) VALUES (%(p1)s)", [i])
-            await engine.prepare(conn, f"quick{i}")
+            await engine.prepare(conn, f"dbmesh-quick{i}")
             await engine.release(conn)
-            await engine.commit_prepared(f"quick{i}")
+            await engine.commit_prepared(f"dbmesh-quick{i}")
     finally:
         await engine.close()
     assert sql("SELECT COUNT(*) FROM t") == [(20,)]
