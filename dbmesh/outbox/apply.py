@@ -7,7 +7,7 @@ A batch of changes is one transaction on the target, of a handful of Mutate call
 size (so a drainer keeps up with a busy writer):
 1. the batch's rows' entries in the target's `dbmesh_applied` are locked (one UPDATE of them), so a
    stalled drainer that lost its lease waits for, and then sees, what the new one applied;
-2. their versions are read (one Query);
+2. their versions are read, as that UPDATE's RETURNING (no call of its own);
 3. each row's changes newer than its applied version are applied in version order, in rounds:
    round k holds the k-th such change of every row, as one upsert (by primary key, values as after
    the write) and one delete (by primary key) per table; so each row's changes land in commit
@@ -89,20 +89,19 @@ class _Target:
         return await self.client.mutate(request, replication=True)
 
     async def lock_and_read(self, rows: Sequence[_Row]) -> dict[_Row, int]:
-        """Lock the applied entries of `rows` (steps 1-2 of the module docstring); their versions."""
+        """Lock the applied entries of `rows` and read their versions (steps 1-2 of the module
+        docstring), in one UPDATE ... RETURNING per table."""
         found: dict[_Row, int] = {}
         for collection in dict.fromkeys(c for c, _ in rows):
             keys = [k for c, k in rows if c == collection]
             update = pb.Update(predicate=_entries(collection, keys), set={"applied_at": value(now_ms())})
-            await self.mutate(pb.MutateRequest(collection=APPLIED, update=update))
-            request = pb.QueryRequest(
+            request = pb.MutateRequest(
                 collection=APPLIED,
-                columns=[pb.ColumnRef(name="row_key"), pb.ColumnRef(name="version")],
-                predicate=_entries(collection, keys),
-                transaction_id=self.transaction_id,
+                update=update,
+                returning=[pb.ColumnRef(name="row_key"), pb.ColumnRef(name="version")],
             )
-            response = await self.client.query(request)
-            entries: list[list[str | int]] = orjson.loads(response.row_sets[0].rows_json or b"[]")
+            response = await self.mutate(request)
+            entries: list[list[str | int]] = orjson.loads(response.returning.rows_json or b"[]")
             found.update({(collection, str(k)): int(v) for k, v in entries})
         return found
 

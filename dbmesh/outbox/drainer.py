@@ -8,12 +8,15 @@ Each round of a lane:
 2. reads the oldest pending changes for the target (`store.pending_query`), which also tells every
    router which rows have a pending change (for `isStale`);
 3. as the lease holder, applies them to the target in one transaction (`apply.apply_changes`) and
-   marks them applied in the outbox.
+   marks them applied in the outbox: in the background, while the next round runs, which leaves
+   out the changes being marked (they are applied already). One marking at a time: a round waits
+   for the previous round's before it starts its own, and a failed marking fails that round.
 A round runs right after this router commits a write-through write (so a write is applied within
-milliseconds while the target is up), every `POLL_SECS` while this router holds the lease, and
-every `FOLLOW_SECS` otherwise. A failed round (a database down) is retried at the next one: a
-change stays pending until applied. A router killed between applying and marking leaves the change
-pending; whoever drains next applies it again, which changes nothing (`dbmesh_applied`).
+milliseconds while the target is up; one committed during a round starts the next at once), every
+`POLL_SECS` while this router holds the lease, and every `FOLLOW_SECS` otherwise. A failed round (a
+database down) is retried at the next one: a change stays pending until applied. A router killed
+between applying and marking leaves the change pending; whoever drains next applies it again,
+which changes nothing (`dbmesh_applied`).
 
 Pending rows (`Outbox.pending`): the changes the last round saw pending, plus the changes this
 router committed since that round began. So this router knows its own writes are pending the moment
@@ -97,6 +100,15 @@ class _Lane:
     lease_until: int = 0
     failing: str = ""
     pruned_at: float = 0.0
+    marking: asyncio.Task[None] | None = None
+    being_marked: frozenset[Change] = frozenset()
+
+    async def settle(self) -> None:
+        """Wait for the marking in flight, if any; raises its CallError (its changes stay pending
+        and are read, and applied again harmlessly, by the next round)."""
+        task, self.marking, self.being_marked = self.marking, None, frozenset()
+        if task is not None:
+            await task
 
     def saw(self, pending: Sequence[Change], since: float, complete: bool) -> None:
         """Replace the pending rows with what a round that began at `since` read."""
@@ -180,14 +192,18 @@ class Outbox:
                 await task
         self._tasks = []
         for lane in self.lanes.values():
+            with contextlib.suppress(CallError):
+                await lane.settle()
             if lane.lease_until > now_ms():
                 with contextlib.suppress(CallError):
                     await self._release(lane)
 
     async def drain(self) -> None:
-        """One round of every lane now (for `dbmesh outbox` tests and benchmarks)."""
+        """One round of every lane now, its marking included (for `dbmesh outbox` tests and
+        benchmarks)."""
         for lane in self.lanes.values():
             await self._round(lane)
+            await lane.settle()
 
     # --- rounds ------------------------------------------------------------------------------------
 
@@ -220,10 +236,11 @@ class Outbox:
         began = time.monotonic()
         holder = await self._lease(lane)
         found = rows(await source.query(pending_query(lane.target, BATCH)), change_columns)
-        pending = [_change(r) for r in found]
+        marked = lane.being_marked
+        pending = [c for c in map(_change, found) if c not in marked]
         key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in pending}
         if not holder or not pending:
-            lane.saw(pending, began, complete=len(pending) < BATCH)
+            lane.saw(pending, began, complete=len(found) < BATCH)
             return holder
         target = self.clients[lane.target]
         if lane.target not in self._targets_ready:
@@ -231,9 +248,11 @@ class Outbox:
             self._targets_ready.add(lane.target)
         await apply_changes(target, pending, key_columns)
         crash_point("outbox-applied")
-        await self._mark_applied(source, pending)
+        await lane.settle()
+        lane.being_marked = frozenset(pending)
+        lane.marking = asyncio.get_running_loop().create_task(self._mark_applied(source, pending))
         lane.saw([], began, complete=True)
-        if len(pending) == BATCH:
+        if len(found) == BATCH:
             lane.wake.set()
         await self._prune(lane, source)
         return True
