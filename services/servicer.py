@@ -36,7 +36,14 @@ from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from dbmesh.services.catalog import Catalog, Logical
 from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_query
 from dbmesh.services.engines.base import Connection, Engine
-from dbmesh.services.errors import InvalidArgument, ReadOnly, ResolverError, Unimplemented
+from dbmesh.services.errors import (
+    AlreadyExists,
+    ConstraintViolation,
+    InvalidArgument,
+    ReadOnly,
+    ResolverError,
+    Unimplemented,
+)
 from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
@@ -122,6 +129,9 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         self._catalog: Catalog | None = None
         self._catalog_lock = asyncio.Lock()
         self._shapes = ShapeCache()
+        # PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against itself: two at once can both
+        # miss the table and one fails on pg_type's unique index. One creation at a time here.
+        self._creating = asyncio.Lock()
 
     async def start(self) -> None:
         await self.engine.open()
@@ -337,13 +347,22 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         if request.transaction_id:
             if self.engine.name not in _TRANSACTIONAL_DDL:
                 raise InvalidArgument(f"{self.engine.name} cannot create tables inside a transaction (DDL commits it)")
-            async with self.transactions.use(request.transaction_id) as tx:
+            async with self._creating, self.transactions.use(request.transaction_id) as tx:
                 for table in tables:
                     await tx.conn.execute(table.ddl(), [])
         else:
-            async with self.engine.connection() as conn:
-                for table in tables:
-                    await conn.execute(table.ddl(), [])
+            async with self._creating:
+                for attempt in (1, 2):
+                    try:
+                        async with self.engine.connection() as conn:
+                            for table in tables:
+                                await conn.execute(table.ddl(), [])
+                        break
+                    except Exception as exc:
+                        # Another process created it at the same moment; IF NOT EXISTS now sees it.
+                        mapped = exc if isinstance(exc, ResolverError) else self.engine.map_error(exc)
+                        if attempt == 2 or not isinstance(mapped, (ConstraintViolation, AlreadyExists)):
+                            raise
         for table in tables:
             catalog.collections.setdefault(table.name, table.collection())
         return pb.EnsureSystemTablesResponse(created=missing)
