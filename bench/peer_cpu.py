@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from bench.processes import CpuMeter, Mesh
@@ -40,21 +39,7 @@ class _CheckoutMesh(Mesh):
         super().__init__(
             peer_bench / "dbmesh" / "dbmesh-peer.toml", peer_bench / "dbmesh" / "dbmesh_peer_schema.py", log_path
         )
-        self.checkout = checkout
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=self.checkout,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, name=f"{self.name}-output", daemon=True)
-        self._reader.start()
+        self.cwd = checkout
 
 
 def _load(peer_bench: Path, url: str, scenario: str, seconds: int, connections: int) -> float:

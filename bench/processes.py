@@ -106,6 +106,7 @@ class Child:
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
+        self.cwd = REPO  # its working directory: first on the path of `python -m dbmesh`
 
     @property
     def pid(self) -> int:
@@ -119,7 +120,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            cwd=REPO,
+            cwd=self.cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
