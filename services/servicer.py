@@ -47,7 +47,7 @@ from dbmesh.services.errors import (
 from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
-from dbmesh.services.writes import run_mutation
+from dbmesh.services.writes import WriteResult, run_mutation
 from dbmesh.telemetry import Span, current
 
 __all__ = ["ResolverServicer"]
@@ -299,11 +299,40 @@ class ResolverServicer(pb_grpc.ResolverServicer):
                     await self.engine.rollback(conn)
                     raise
                 await self.engine.commit(conn)
-        return pb.MutateResponse(
-            affected_rows=result.affected,
-            returning=pb.RowSet(rows_json=orjson.dumps(result.rows), row_count=len(result.rows)),
-            statements=result.statements,
-        )
+        return _mutate_response(result)
+
+    @_rpc
+    async def MutateMany(self, request: pb.MutateManyRequest, context: Any) -> pb.MutateManyResponse:
+        """`requests` in order in one transaction, in one call (the proto's MutateManyRequest)."""
+        with self._writes(request.replication):
+            catalog = await self.catalog()
+            steps = [(step, catalog.collection(step.collection)) for step in request.requests]
+            dialect = self.engine.dialect
+            if not request.transaction_id and request.commit:  # a transaction of this call only
+                async with self.engine.connection() as conn:
+                    await self.engine.begin(conn, "")
+                    try:
+                        results = [await run_mutation(step, c, dialect, conn) for step, c in steps]
+                    except BaseException:
+                        await self.engine.rollback(conn)
+                        raise
+                    await self.engine.commit(conn)
+                return pb.MutateManyResponse(responses=[_mutate_response(r) for r in results])
+            transaction_id = request.transaction_id or await self.transactions.begin("")
+            try:
+                async with self.transactions.use(transaction_id) as tx:
+                    results = [await run_mutation(step, c, dialect, tx.conn) for step, c in steps]
+            except BaseException:
+                if not request.transaction_id:
+                    with contextlib.suppress(ResolverError):
+                        await self.transactions.end(transaction_id, commit=False)
+                raise
+            if request.commit:
+                await self.transactions.end(transaction_id, commit=True)
+                transaction_id = ""
+            return pb.MutateManyResponse(
+                responses=[_mutate_response(r) for r in results], transaction_id=transaction_id
+            )
 
     @_rpc
     async def Begin(self, request: pb.BeginRequest, context: Any) -> pb.BeginResponse:
@@ -373,6 +402,14 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         return pb.RecoverResponse(
             transactions=[pb.PreparedTransaction(global_id=g, prepared_at=at) for g, at in prepared]
         )
+
+
+def _mutate_response(result: WriteResult) -> pb.MutateResponse:
+    return pb.MutateResponse(
+        affected_rows=result.affected,
+        returning=pb.RowSet(rows_json=orjson.dumps(result.rows), row_count=len(result.rows)),
+        statements=result.statements,
+    )
 
 
 def _row_sets(

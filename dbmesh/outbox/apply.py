@@ -3,8 +3,8 @@ dbmesh's own replication: every request carries `replication` (ResolverClient's 
 which a read_only target accepts and which the GraphQL API never sets (the router's mutation path
 builds its requests without it).
 
-A batch of changes is one transaction on the target, of a handful of Mutate calls whatever its
-size (so a drainer keeps up with a busy writer):
+A batch of changes is one transaction on the target, of two MutateMany calls whatever its size
+(so a drainer keeps up with a busy writer): steps 1-2, then steps 3-4 and the commit.
 1. the batch's rows' entries in the target's `dbmesh_applied` are locked (one UPDATE of them), so a
    stalled drainer that lost its lease waits for, and then sees, what the new one applied;
 2. their versions are read, as that UPDATE's RETURNING (no call of its own);
@@ -77,59 +77,56 @@ def _entries(collection: str, keys: Sequence[str]) -> pb.Expression:
     return all_of(eq("collection", collection), _in("row_key", [value(k) for k in keys]))
 
 
-class _Target:
-    """One open replication transaction on the target."""
+def _lock_requests(rows: Sequence[_Row]) -> list[pb.MutateRequest]:
+    """Lock the applied entries of `rows` and read their versions (steps 1-2 of the module
+    docstring): one UPDATE ... RETURNING per table."""
+    requests = []
+    for collection in dict.fromkeys(c for c, _ in rows):
+        keys = [k for c, k in rows if c == collection]
+        update = pb.Update(predicate=_entries(collection, keys), set={"applied_at": value(now_ms())})
+        returning = [pb.ColumnRef(name="row_key"), pb.ColumnRef(name="version")]
+        requests.append(pb.MutateRequest(collection=APPLIED, update=update, returning=returning))
+    return requests
 
-    def __init__(self, client: ResolverClient, transaction_id: str) -> None:
-        self.client = client
-        self.transaction_id = transaction_id
 
-    async def mutate(self, request: pb.MutateRequest) -> pb.MutateResponse:
-        request.transaction_id = self.transaction_id
-        return await self.client.mutate(request, replication=True)
+def _read_versions(rows: Sequence[_Row], responses: Sequence[pb.MutateResponse]) -> dict[_Row, int]:
+    found: dict[_Row, int] = {}
+    for collection, response in zip(dict.fromkeys(c for c, _ in rows), responses, strict=True):
+        entries: list[list[str | int]] = orjson.loads(response.returning.rows_json or b"[]")
+        found.update({(collection, str(k)): int(v) for k, v in entries})
+    return found
 
-    async def lock_and_read(self, rows: Sequence[_Row]) -> dict[_Row, int]:
-        """Lock the applied entries of `rows` and read their versions (steps 1-2 of the module
-        docstring), in one UPDATE ... RETURNING per table."""
-        found: dict[_Row, int] = {}
-        for collection in dict.fromkeys(c for c, _ in rows):
-            keys = [k for c, k in rows if c == collection]
-            update = pb.Update(predicate=_entries(collection, keys), set={"applied_at": value(now_ms())})
-            request = pb.MutateRequest(
-                collection=APPLIED,
-                update=update,
-                returning=[pb.ColumnRef(name="row_key"), pb.ColumnRef(name="version")],
-            )
-            response = await self.mutate(request)
-            entries: list[list[str | int]] = orjson.loads(response.returning.rows_json or b"[]")
-            found.update({(collection, str(k)): int(v) for k, v in entries})
-        return found
 
-    async def write_round(self, changes: Sequence[Change], key_columns: dict[str, tuple[str, ...]]) -> None:
-        """One change per row at most: one upsert and one delete per table (step 3)."""
-        for collection in dict.fromkeys(c.collection for c in changes):
-            mine = [c for c in changes if c.collection == collection]
-            upserts = [c.row() for c in mine if c.operation != DELETE]
-            deletes = [c.row() for c in mine if c.operation == DELETE]
-            if upserts:
-                await self.mutate(pb.MutateRequest(collection=collection, upsert=pb.Upsert(rows=upserts)))
-            if deletes:
-                predicate = _keys_predicate(deletes, key_columns[collection])
-                await self.mutate(pb.MutateRequest(collection=collection, delete=pb.Delete(predicate=predicate)))
+def _round_requests(changes: Sequence[Change], key_columns: dict[str, tuple[str, ...]]) -> list[pb.MutateRequest]:
+    """One change per row at most: one upsert and one delete per table (step 3)."""
+    requests = []
+    for collection in dict.fromkeys(c.collection for c in changes):
+        mine = [c for c in changes if c.collection == collection]
+        upserts = [c.row() for c in mine if c.operation != DELETE]
+        deletes = [c.row() for c in mine if c.operation == DELETE]
+        if upserts:
+            requests.append(pb.MutateRequest(collection=collection, upsert=pb.Upsert(rows=upserts)))
+        if deletes:
+            predicate = _keys_predicate(deletes, key_columns[collection])
+            requests.append(pb.MutateRequest(collection=collection, delete=pb.Delete(predicate=predicate)))
+    return requests
 
-    async def advance(self, newest: dict[_Row, int], known: dict[_Row, int]) -> None:
-        """Move each row's applied entry to its newest applied version (step 4)."""
-        at = now_ms()
 
-        def entry(r: _Row) -> pb.Row:
-            return row({"collection": r[0], "row_key": r[1], "version": newest[r], "applied_at": at})
+def _advance_requests(newest: dict[_Row, int], known: dict[_Row, int]) -> list[pb.MutateRequest]:
+    """Move each row's applied entry to its newest applied version (step 4)."""
+    at = now_ms()
 
-        new = [entry(r) for r in newest if r not in known]
-        moved = [entry(r) for r in newest if r in known]
-        if new:
-            await self.mutate(pb.MutateRequest(collection=APPLIED, insert=pb.Insert(rows=new)))
-        if moved:
-            await self.mutate(pb.MutateRequest(collection=APPLIED, upsert=pb.Upsert(rows=moved)))
+    def entry(r: _Row) -> pb.Row:
+        return row({"collection": r[0], "row_key": r[1], "version": newest[r], "applied_at": at})
+
+    new = [entry(r) for r in newest if r not in known]
+    moved = [entry(r) for r in newest if r in known]
+    requests = []
+    if new:
+        requests.append(pb.MutateRequest(collection=APPLIED, insert=pb.Insert(rows=new)))
+    if moved:
+        requests.append(pb.MutateRequest(collection=APPLIED, upsert=pb.Upsert(rows=moved)))
+    return requests
 
 
 def _rounds(changes: Sequence[Change], applied: dict[_Row, int]) -> list[list[Change]]:
@@ -152,21 +149,23 @@ def _rounds(changes: Sequence[Change], applied: dict[_Row, int]) -> list[list[Ch
 async def apply_changes(
     client: ResolverClient, changes: Sequence[Change], key_columns: dict[str, tuple[str, ...]]
 ) -> int:
-    """Apply `changes` to the target behind `client`, in one transaction; how many changed a row
-    (the others were applied already). Raises CallError; then nothing of the batch is applied."""
-    target = _Target(client, await client.begin(replication=True))
+    """Apply `changes` to the target behind `client`, in one transaction of two calls (the
+    entries locked and read; then the rounds, the entries moved and the commit); how many changed
+    a row (the others were applied already). Raises CallError; then nothing of the batch is applied."""
+    rows = list(dict.fromkeys((c.collection, c.row_key) for c in changes))
+    locked = await client.mutate_many(_lock_requests(rows), commit=False, replication=True)
     try:
-        rows = list(dict.fromkeys((c.collection, c.row_key) for c in changes))
-        applied = await target.lock_and_read(rows)
+        applied = _read_versions(rows, locked.responses)
         rounds = _rounds(changes, applied)
         newest: dict[_Row, int] = {}
+        writes: list[pb.MutateRequest] = []
         for round_changes in rounds:
-            await target.write_round(round_changes, key_columns)
+            writes += _round_requests(round_changes, key_columns)
             newest.update({(c.collection, c.row_key): c.version for c in round_changes})
-        await target.advance(newest, applied)
-        await client.commit(target.transaction_id)
+        writes += _advance_requests(newest, applied)
+        await client.mutate_many(writes, transaction_id=locked.transaction_id, commit=True, replication=True)
     except BaseException:
         with contextlib.suppress(CallError):
-            await client.rollback(target.transaction_id)
+            await client.rollback(locked.transaction_id)
         raise
     return sum(len(r) for r in rounds)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -234,6 +235,22 @@ class ResolverClient:
                 return False
             raise call_error(exc, self.name) from None
         return True
+
+    async def mutate_many(
+        self,
+        requests: Sequence[pb.MutateRequest],
+        *,
+        transaction_id: str = "",
+        commit: bool,
+        replication: bool = False,
+    ) -> pb.MutateManyResponse:
+        """`requests` in order in one transaction, in one call: the open `transaction_id`, or a new
+        one; `commit` commits it after the last (else a new one stays open: the response names it)."""
+        request = pb.MutateManyRequest(
+            requests=requests, transaction_id=transaction_id, commit=commit, replication=replication
+        )
+        response: pb.MutateManyResponse = await self._call(self.stub.MutateMany, request, None, None)
+        return response
 
     async def begin(self, global_id: str = "", *, replication: bool = False) -> str:
         """Open a transaction (preparable when `global_id` is given; dbmesh's own replication's

@@ -46,6 +46,7 @@ def test_the_contract_is_versioned_and_complete() -> None:
         "GetSchema",
         "Query",
         "Mutate",
+        "MutateMany",
         "Begin",
         "Prepare",
         "Commit",

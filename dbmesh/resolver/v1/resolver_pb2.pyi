@@ -881,6 +881,69 @@ class MutateResponse(_message.Message):
 Global___MutateResponse: _TypeAlias = MutateResponse  # noqa: Y015
 
 @_typing.final
+class MutateManyRequest(_message.Message):
+    """Runs `requests` in order in one transaction: the open transaction `transaction_id`, or (empty)
+    a new one. `commit`: commit it after the last request (then no transaction is left open);
+    otherwise a new one stays open and its id is returned, for more calls and Commit/Rollback.
+    A request that fails fails the call: a transaction this call began is rolled back; an open one
+    it was given is left to the caller. The requests' own transaction_id and replication are ignored.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    COMMIT_FIELD_NUMBER: _builtins.int
+    REPLICATION_FIELD_NUMBER: _builtins.int
+    transaction_id: _builtins.str
+    commit: _builtins.bool
+    replication: _builtins.bool
+    """dbmesh's own replication (see MutateRequest.replication)"""
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___MutateRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___MutateRequest] | None = ...,
+        transaction_id: _builtins.str = ...,
+        commit: _builtins.bool = ...,
+        replication: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit", b"commit", "replication", b"replication", "requests", b"requests", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MutateManyRequest: _TypeAlias = MutateManyRequest  # noqa: Y015
+
+@_typing.final
+class MutateManyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    transaction_id: _builtins.str
+    """the transaction left open; empty when committed"""
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___MutateResponse]:
+        """one per request, in order"""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___MutateResponse] | None = ...,
+        transaction_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MutateManyResponse: _TypeAlias = MutateManyResponse  # noqa: Y015
+
+@_typing.final
 class BeginRequest(_message.Message):
     """---------------------------------------------------------------------------------------------
     Transactions and two-phase commit

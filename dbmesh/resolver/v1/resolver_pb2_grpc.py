@@ -54,6 +54,11 @@ class ResolverStub:
                 request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateRequest.SerializeToString,
                 response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateResponse.FromString,
                 _registered_method=True)
+        self.MutateMany = channel.unary_unary(
+                '/dbmesh.resolver.v1.Resolver/MutateMany',
+                request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyRequest.SerializeToString,
+                response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyResponse.FromString,
+                _registered_method=True)
         self.Begin = channel.unary_unary(
                 '/dbmesh.resolver.v1.Resolver/Begin',
                 request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.BeginRequest.SerializeToString,
@@ -117,6 +122,13 @@ class ResolverServicer:
 
     def Mutate(self, request, context):
         """Insert, upsert, update or delete, optionally inside a transaction, with returning.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MutateMany(self, request, context):
+        """Several mutations in order in one transaction, in one call (see MutateManyRequest).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -191,6 +203,11 @@ def add_ResolverServicer_to_server(servicer, server):
                     servicer.Mutate,
                     request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateRequest.FromString,
                     response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateResponse.SerializeToString,
+            ),
+            'MutateMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.MutateMany,
+                    request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyRequest.FromString,
+                    response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyResponse.SerializeToString,
             ),
             'Begin': grpc.unary_unary_rpc_method_handler(
                     servicer.Begin,
@@ -336,6 +353,33 @@ class Resolver:
             '/dbmesh.resolver.v1.Resolver/Mutate',
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateRequest.SerializeToString,
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MutateMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dbmesh.resolver.v1.Resolver/MutateMany',
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyRequest.SerializeToString,
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.MutateManyResponse.FromString,
             options,
             channel_credentials,
             insecure,

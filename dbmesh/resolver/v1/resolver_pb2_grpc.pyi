@@ -50,6 +50,8 @@ class ResolverStub:
     """Reads: one row set back per variable set, in order."""
     Mutate: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.MutateRequest, _resolver_pb2.MutateResponse]
     """Insert, upsert, update or delete, optionally inside a transaction, with returning."""
+    MutateMany: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.MutateManyRequest, _resolver_pb2.MutateManyResponse]
+    """Several mutations in order in one transaction, in one call (see MutateManyRequest)."""
     Begin: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.BeginRequest, _resolver_pb2.BeginResponse]
     """Transactions and two-phase commit."""
     Prepare: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.PrepareRequest, _resolver_pb2.PrepareResponse]
@@ -75,6 +77,8 @@ class ResolverAsyncStub(ResolverStub):
     """Reads: one row set back per variable set, in order."""
     Mutate: _aio.UnaryUnaryMultiCallable[_resolver_pb2.MutateRequest, _resolver_pb2.MutateResponse]  # type: ignore[assignment]
     """Insert, upsert, update or delete, optionally inside a transaction, with returning."""
+    MutateMany: _aio.UnaryUnaryMultiCallable[_resolver_pb2.MutateManyRequest, _resolver_pb2.MutateManyResponse]  # type: ignore[assignment]
+    """Several mutations in order in one transaction, in one call (see MutateManyRequest)."""
     Begin: _aio.UnaryUnaryMultiCallable[_resolver_pb2.BeginRequest, _resolver_pb2.BeginResponse]  # type: ignore[assignment]
     """Transactions and two-phase commit."""
     Prepare: _aio.UnaryUnaryMultiCallable[_resolver_pb2.PrepareRequest, _resolver_pb2.PrepareResponse]  # type: ignore[assignment]
@@ -121,6 +125,14 @@ class ResolverServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.MutateResponse, _abc.Awaitable[_resolver_pb2.MutateResponse]]:
         """Insert, upsert, update or delete, optionally inside a transaction, with returning."""
+
+    @_abc_1.abstractmethod
+    def MutateMany(
+        self,
+        request: _resolver_pb2.MutateManyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.MutateManyResponse, _abc.Awaitable[_resolver_pb2.MutateManyResponse]]:
+        """Several mutations in order in one transaction, in one call (see MutateManyRequest)."""
 
     @_abc_1.abstractmethod
     def Begin(
