@@ -148,7 +148,7 @@ async def resolver(config_path: str, database: str, listen: str | None) -> int:
         raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")
     tracing = telemetry.install(config.telemetry, "dbmesh-resolver", **{"dbmesh.database": db.name})
     try:
-        await serve(db, address)
+        await serve(db, address, config.mesh)
     finally:
         await telemetry.uninstall(tracing)
     return 0
@@ -370,8 +370,14 @@ def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, varia
     return 0
 
 
-async def health(url: str | None, resolver_address: str | None, timeout: float) -> int:  # noqa: ASYNC109
-    """Exit 0 when the router at `url` or the resolver at `resolver_address` answers as healthy."""
+async def health(
+    url: str | None,
+    resolver_address: str | None,
+    timeout: float,  # noqa: ASYNC109
+    config_path: str | None = None,
+) -> int:
+    """Exit 0 when the router at `url` or the resolver at `resolver_address` answers as healthy;
+    over TLS with the `[mesh]` certificates of `config_path` when given (health needs no token)."""
     if url:
         import httpx
 
@@ -388,10 +394,13 @@ async def health(url: str | None, resolver_address: str | None, timeout: float) 
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from dbmesh.mesh import channel
+
     assert resolver_address is not None
-    async with grpc.aio.insecure_channel(resolver_address) as channel:
+    mesh = load_config(config_path).mesh if config_path else None
+    async with channel(resolver_address, mesh) as opened:
         try:
-            answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            answer = await health_pb2_grpc.HealthStub(opened).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise DbmeshError(f"resolver {resolver_address}: {exc.code().name}") from None
     if answer.status != health_pb2.HealthCheckResponse.SERVING:
@@ -412,7 +421,7 @@ async def transactions(config_path: str, *, recover: bool) -> int:
             f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh transactions needs one per"
             " database)"
         )
-    clients = {d.name: ResolverClient(d) for d in config.databases}
+    clients = {d.name: ResolverClient(d, config.mesh) for d in config.databases}
     coordinator = Coordinator(config, clients)
     try:
         if recover:
@@ -456,7 +465,7 @@ async def outbox(config_path: str) -> int:
         raise ConfigError(
             f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh outbox needs one per database)"
         )
-    clients = {d.name: ResolverClient(d) for d in config.databases}
+    clients = {d.name: ResolverClient(d, config.mesh) for d in config.databases}
     try:
         backlog, failed = await pending_changes(clients)
     finally:
