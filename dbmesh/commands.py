@@ -20,6 +20,7 @@ from typing import Any
 from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
+from dbmesh.mesh import MeshConfig
 from dbmesh.schema import SchemaModel, load_schema
 
 __all__ = ["check", "demo", "health", "init", "outbox", "plan", "resolver", "router", "transactions", "up"]
@@ -269,6 +270,7 @@ async def _check_report(config_path: str, schema_path: str, *, offline: bool) ->
 
     config, model = _load(config_path, schema_path)
     config.check_connections()
+    config.mesh.check_files()  # [mesh] TLS files: one line now, not a resolver that cannot start
     databases: list[dict[str, Any]] = []
     results: list[tuple[str | None, dict[str, set[str]] | None]] = [(None, None)] * len(config.databases)
     if not offline:
@@ -292,7 +294,13 @@ async def _check_report(config_path: str, schema_path: str, *, offline: bool) ->
         "root_fields": len(model.query),
         "warnings": list(model.warnings),
     }
-    return {"ok": all(d["ok"] for d in databases), "offline": offline, "databases": databases, "schema": schema}
+    return {
+        "ok": all(d["ok"] for d in databases),
+        "offline": offline,
+        "databases": databases,
+        "schema": schema,
+        "mesh": config.mesh.describe(),  # never the token
+    }
 
 
 def _check_lines(report: dict[str, Any], schema_path: str) -> list[str]:
@@ -306,6 +314,8 @@ def _check_lines(report: dict[str, Any], schema_path: str) -> list[str]:
             lines.append(f"ok    {db['description']}: configuration valid (not connected: --offline)")
         else:
             lines.append(f"ok    {db['description']}: connected, {db['tables']} tables and views")
+    if report["mesh"] != MeshConfig().describe():
+        lines.append(f"ok    mesh: {report['mesh']}")
     if report["offline"]:
         schema = report["schema"]
         lines.append(f"ok    schema {schema_path}: {schema['types']} types, {schema['root_fields']} root fields")

@@ -400,7 +400,7 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     found = _section(sections, "telemetry", source)
     telemetry = _parse_telemetry(_table(source, found[0], found[1], env)) if found else None
     found = _section(sections, "mesh", source)
-    mesh = parse_mesh(_table(source, found[0], found[1], env), base_dir) if found else MeshConfig(source=source)
+    mesh = parse_mesh(_table(source, found[0], found[1], env), base_dir) if found else MeshConfig()
     return Config(
         databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry, mesh=mesh
     )

@@ -72,7 +72,7 @@ class MeshConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None
-    source: str = "<config>"  # the configuration file, for errors reading the PEM files
+    source: str = field(default="<config>", compare=False)  # the configuration file, for errors reading the PEM files
 
     @property
     def tls(self) -> bool:
