@@ -510,6 +510,17 @@ class DbmeshProcess:
         return [f"{self.where}: {p}" for p in role_check(config, schema, self.env, self.role, database)]
 
 
+def _dbmesh_containers(objects: list[Obj]) -> Iterator[tuple[Pods, Obj, list[str], dict[str, Obj]]]:
+    """Each container running `dbmesh router` or `dbmesh resolver`: its pods, itself, its command
+    words and its pod's volumes by name."""
+    for w in pods(objects):
+        volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
+        for c in w.containers(init=False):
+            words = [*c.get("command", []), *c.get("args", [])]
+            if words and words[0] in ("router", "resolver"):
+                yield w, c, words, volumes
+
+
 def k8s_processes(
     objects: list[Obj], external_secrets: Mapping[str, Mapping[str, str]] | None = None
 ) -> Iterator[DbmeshProcess]:
@@ -521,37 +532,30 @@ def k8s_processes(
         if kind == "Secret":
             secrets[name] = {**o.get("stringData", {}), **{k: "<base64>" for k in o.get("data", {})}}
     maps = {name: o.get("data", {}) for (kind, name), o in index.items() if kind == "ConfigMap"}
-    for w in pods(objects):
-        volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
-        for c in w.containers(init=False):
-            words = [*c.get("command", []), *c.get("args", [])]
-            if not words or words[0] not in ("router", "resolver"):
-                continue
-            env: dict[str, str] = {}
-            for source in c.get("envFrom") or []:
-                if "configMapRef" in source:
-                    env.update(maps.get(source["configMapRef"]["name"], {}))
-                if "secretRef" in source:
-                    env.update(secrets.get(source["secretRef"]["name"], {}))
-            for item in c.get("env") or []:
-                ref = item.get("valueFrom", {})
-                if "value" in item:
-                    env[item["name"]] = item["value"]
-                elif "secretKeyRef" in ref and ref["secretKeyRef"]["key"] in secrets.get(
-                    ref["secretKeyRef"]["name"], {}
-                ):
-                    env[item["name"]] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
-                elif "configMapKeyRef" in ref and ref["configMapKeyRef"]["key"] in maps.get(
-                    ref["configMapKeyRef"]["name"], {}
-                ):
-                    env[item["name"]] = maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
-            files = {}
-            for mount in c.get("volumeMounts", []):
-                volume = volumes.get(mount["name"], {})
-                if "configMap" in volume and "subPath" not in mount:
-                    for key, text in maps.get(volume["configMap"]["name"], {}).items():
-                        files[f"{mount['mountPath'].rstrip('/')}/{key}"] = text
-            yield DbmeshProcess(f"{w.name} container {c['name']}", words, env, files)
+    for w, c, words, volumes in _dbmesh_containers(objects):
+        env: dict[str, str] = {}
+        for source in c.get("envFrom") or []:
+            if "configMapRef" in source:
+                env.update(maps.get(source["configMapRef"]["name"], {}))
+            if "secretRef" in source:
+                env.update(secrets.get(source["secretRef"]["name"], {}))
+        for item in c.get("env") or []:
+            ref = item.get("valueFrom", {})
+            if "value" in item:
+                env[item["name"]] = item["value"]
+            elif "secretKeyRef" in ref and ref["secretKeyRef"]["key"] in secrets.get(ref["secretKeyRef"]["name"], {}):
+                env[item["name"]] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
+            elif "configMapKeyRef" in ref and ref["configMapKeyRef"]["key"] in maps.get(
+                ref["configMapKeyRef"]["name"], {}
+            ):
+                env[item["name"]] = maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+        files = {}
+        for mount in c.get("volumeMounts", []):
+            volume = volumes.get(mount["name"], {})
+            if "configMap" in volume and "subPath" not in mount:
+                for key, text in maps.get(volume["configMap"]["name"], {}).items():
+                    files[f"{mount['mountPath'].rstrip('/')}/{key}"] = text
+        yield DbmeshProcess(f"{w.name} container {c['name']}", words, env, files)
 
 
 # --- Compose ------------------------------------------------------------------------------------
@@ -739,31 +743,26 @@ def k8s_mesh_problems(objects: list[Obj], config: Any, secrets: Mapping[str, Ite
     known.update({name: _keys(o) for (kind, name), o in _index(objects).items() if kind == "Secret"})
     files = _mesh_files(config)
     problems = []
-    for w in pods(objects):
-        volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
-        for c in w.containers(init=False):
-            words = [*c.get("command", []), *c.get("args", [])]
-            if not words or words[0] not in ("router", "resolver"):
+    for w, c, _words, volumes in _dbmesh_containers(objects):
+        where = f"{w.name} container {c['name']}"
+        if config.mesh.token:
+            sources = [e for e in c.get("env") or [] if e["name"] == MESH_TOKEN_ENV]
+            if not sources or "secretKeyRef" not in sources[0].get("valueFrom", {}):
+                problems.append(f"{where}: {MESH_TOKEN_ENV} does not come from a Secret (secretKeyRef)")
+        for key, path in files.items():
+            folder, name = path.rsplit("/", 1)
+            mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == folder]
+            volume = volumes.get(mounts[0]["name"], {}) if mounts else {}
+            secret = volume.get("secret", {}).get("secretName")
+            if secret is None:
+                problems.append(f"{where}: mesh.{key} {path}: no Secret volume is mounted at {folder}")
                 continue
-            where = f"{w.name} container {c['name']}"
-            if config.mesh.token:
-                sources = [e for e in c.get("env") or [] if e["name"] == MESH_TOKEN_ENV]
-                if not sources or "secretKeyRef" not in sources[0].get("valueFrom", {}):
-                    problems.append(f"{where}: {MESH_TOKEN_ENV} does not come from a Secret (secretKeyRef)")
-            for key, path in files.items():
-                folder, name = path.rsplit("/", 1)
-                mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == folder]
-                volume = volumes.get(mounts[0]["name"], {}) if mounts else {}
-                secret = volume.get("secret", {}).get("secretName")
-                if secret is None:
-                    problems.append(f"{where}: mesh.{key} {path}: no Secret volume is mounted at {folder}")
-                    continue
-                items = {i["path"]: i["key"] for i in volume["secret"].get("items", [])}
-                wanted = items.get(name) if items else name
-                if wanted is None:
-                    problems.append(f"{where}: mesh.{key} {path}: the {secret} volume does not project {name!r}")
-                elif wanted not in known.get(secret, set()):
-                    problems.append(f"{where}: mesh.{key} {path}: Secret {secret} has no key {wanted!r}")
+            items = {i["path"]: i["key"] for i in volume["secret"].get("items", [])}
+            wanted = items.get(name) if items else name
+            if wanted is None:
+                problems.append(f"{where}: mesh.{key} {path}: the {secret} volume does not project {name!r}")
+            elif wanted not in known.get(secret, set()):
+                problems.append(f"{where}: mesh.{key} {path}: Secret {secret} has no key {wanted!r}")
     return problems
 
 
