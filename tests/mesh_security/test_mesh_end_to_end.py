@@ -7,6 +7,7 @@ token appears in no response, log or trace."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import subprocess
@@ -120,6 +121,23 @@ async def test_resolver_replicas_over_tls(demo: tuple[dict[str, dict[str, Any]],
         for server in servers:
             await server.stop(grace=0)
     assert all(answer.connected for answer in answers)
+
+
+async def test_a_dns_target_over_tls_is_checked_against_its_name(
+    demo: tuple[dict[str, dict[str, Any]], Path], pki: Pki
+) -> None:
+    # `dns:///localhost:PORT`: the certificate is checked against `localhost` (its SAN has it).
+    databases, _ = demo
+    name, settings = next(iter(databases.items()))
+    config = parse_config(database_toml(name, settings) + mesh_toml(_mtls(pki)))
+    server = await create_server(config.databases[0], "127.0.0.1:0", config.mesh)
+    named = dataclasses.replace(config.databases[0], resolver=f"dns:///localhost:{server.port}")
+    client = ResolverClient(named, config.mesh)
+    try:
+        assert (await client.status()).connected
+    finally:
+        await client.close()
+        await server.stop(grace=0)
 
 
 # --- dbmesh up --------------------------------------------------------------------------------------

@@ -189,7 +189,10 @@ async def test_mtls_refuses_a_client_without_a_valid_certificate(
     # No certificate, a self-signed one, one from another CA: the handshake fails (the token is right).
     pair = None if client == "none" else getattr(pki, client)
     address = f"127.0.0.1:{mtls_resolver.port}"
-    assert await _status(address, _tls_client(pki, pair), TOKEN) == grpc.StatusCode.UNAVAILABLE
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    for rpc in RPCS:  # every RPC of the service, each on a new connection
+        async with grpc.aio.secure_channel(address, _tls_client(pki, pair)) as channel:
+            assert await _call(channel, rpc, metadata) == grpc.StatusCode.UNAVAILABLE, rpc
 
 
 async def test_mtls_with_a_valid_certificate_still_needs_the_token(mtls_resolver: RunningServer, pki: Pki) -> None:
