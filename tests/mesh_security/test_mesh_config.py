@@ -180,3 +180,8 @@ def test_check_reads_the_files_and_never_shows_the_token(
     assert failed.stderr.strip() == (
         f"dbmesh: error: {config}: mesh.tls_ca: file not found ({tmp_path / 'ca-missing.crt'})"
     )
+
+
+def test_health_with_a_missing_config_is_one_line(tmp_path: Path) -> None:
+    result = _dbmesh("health", "--resolver", "127.0.0.1:1", "-c", "nope.toml", cwd=tmp_path)
+    assert (result.returncode, result.stderr.strip()) == (1, "dbmesh: error: nope.toml: configuration file not found")
