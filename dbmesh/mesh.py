@@ -166,7 +166,8 @@ def _path(value: str | None, base_dir: Path) -> Path | None:
 
 
 class _TokenInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds the mesh token to the metadata of every call of its channel."""
+    """Adds the mesh token to the metadata of every call of its channel (every RPC of the Resolver
+    service and of gRPC health is unary; a streaming stub over such a channel would go without)."""
 
     def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self._metadata = metadata
