@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     target.add_argument("--resolver", help="a resolver's host:port (gRPC health check)")
     health.add_argument("--timeout", type=float, default=3.0)
+    health.add_argument("-c", "--config", help="with --resolver: dbmesh.toml whose [mesh] TLS files to use")
     return parser
 
 
@@ -187,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "outbox":
         return _arun(commands.outbox(args.config))
     if args.command == "health":
-        return _arun(commands.health(args.url, args.resolver, args.timeout))
+        return _arun(commands.health(args.url, args.resolver, args.timeout, args.config))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
 
 

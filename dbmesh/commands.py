@@ -20,6 +20,7 @@ from typing import Any
 from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
+from dbmesh.mesh import MeshConfig
 from dbmesh.schema import SchemaModel, load_schema
 
 __all__ = ["check", "demo", "health", "init", "outbox", "plan", "resolver", "router", "transactions", "up"]
@@ -148,7 +149,7 @@ async def resolver(config_path: str, database: str, listen: str | None) -> int:
         raise ConfigError(f"{config.source}: database {database!r} has no 'resolver' address; pass --listen")
     tracing = telemetry.install(config.telemetry, "dbmesh-resolver", **{"dbmesh.database": db.name})
     try:
-        await serve(db, address)
+        await serve(db, address, config.mesh)
     finally:
         await telemetry.uninstall(tracing)
     return 0
@@ -269,6 +270,7 @@ async def _check_report(config_path: str, schema_path: str, *, offline: bool) ->
 
     config, model = _load(config_path, schema_path)
     config.check_connections()
+    config.mesh.check_files()  # [mesh] TLS files: one line now, not a resolver that cannot start
     databases: list[dict[str, Any]] = []
     results: list[tuple[str | None, dict[str, set[str]] | None]] = [(None, None)] * len(config.databases)
     if not offline:
@@ -292,7 +294,13 @@ async def _check_report(config_path: str, schema_path: str, *, offline: bool) ->
         "root_fields": len(model.query),
         "warnings": list(model.warnings),
     }
-    return {"ok": all(d["ok"] for d in databases), "offline": offline, "databases": databases, "schema": schema}
+    return {
+        "ok": all(d["ok"] for d in databases),
+        "offline": offline,
+        "databases": databases,
+        "schema": schema,
+        "mesh": config.mesh.describe(),  # never the token
+    }
 
 
 def _check_lines(report: dict[str, Any], schema_path: str) -> list[str]:
@@ -306,6 +314,8 @@ def _check_lines(report: dict[str, Any], schema_path: str) -> list[str]:
             lines.append(f"ok    {db['description']}: configuration valid (not connected: --offline)")
         else:
             lines.append(f"ok    {db['description']}: connected, {db['tables']} tables and views")
+    if report["mesh"] != MeshConfig().describe():
+        lines.append(f"ok    mesh: {report['mesh']}")
     if report["offline"]:
         schema = report["schema"]
         lines.append(f"ok    schema {schema_path}: {schema['types']} types, {schema['root_fields']} root fields")
@@ -370,8 +380,14 @@ def plan(config_path: str, schema_path: str, query: str, *, as_json: bool, varia
     return 0
 
 
-async def health(url: str | None, resolver_address: str | None, timeout: float) -> int:  # noqa: ASYNC109
-    """Exit 0 when the router at `url` or the resolver at `resolver_address` answers as healthy."""
+async def health(
+    url: str | None,
+    resolver_address: str | None,
+    timeout: float,  # noqa: ASYNC109
+    config_path: str | None = None,
+) -> int:
+    """Exit 0 when the router at `url` or the resolver at `resolver_address` answers as healthy;
+    over TLS with the `[mesh]` certificates of `config_path` when given (health needs no token)."""
     if url:
         import httpx
 
@@ -388,10 +404,13 @@ async def health(url: str | None, resolver_address: str | None, timeout: float) 
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from dbmesh.mesh import channel
+
     assert resolver_address is not None
-    async with grpc.aio.insecure_channel(resolver_address) as channel:
+    mesh = load_config(config_path).mesh if config_path else None
+    async with channel(resolver_address, mesh) as opened:
         try:
-            answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            answer = await health_pb2_grpc.HealthStub(opened).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise DbmeshError(f"resolver {resolver_address}: {exc.code().name}") from None
     if answer.status != health_pb2.HealthCheckResponse.SERVING:
@@ -412,7 +431,7 @@ async def transactions(config_path: str, *, recover: bool) -> int:
             f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh transactions needs one per"
             " database)"
         )
-    clients = {d.name: ResolverClient(d) for d in config.databases}
+    clients = {d.name: ResolverClient(d, config.mesh) for d in config.databases}
     coordinator = Coordinator(config, clients)
     try:
         if recover:
@@ -456,7 +475,7 @@ async def outbox(config_path: str) -> int:
         raise ConfigError(
             f"{config.source}: database {missing[0]!r} has no 'resolver' address (dbmesh outbox needs one per database)"
         )
-    clients = {d.name: ResolverClient(d) for d in config.databases}
+    clients = {d.name: ResolverClient(d, config.mesh) for d in config.databases}
     try:
         backlog, failed = await pending_changes(clients)
     finally:

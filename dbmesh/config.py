@@ -64,6 +64,8 @@ Rules docs/reference.md §3 leaves open, decided here:
 * ``[telemetry]`` (docs/reference.md §15): ``otlp_endpoint`` (required in the table) is the OTLP/gRPC
   collector the router and every resolver export their traces to, ``http://host:port`` (plaintext)
   or ``https://host:port`` (TLS), without a path or credentials. No table: no telemetry.
+* ``[mesh]`` (docs/reference.md §14): the token and TLS files between routers and resolvers, parsed
+  and checked by :mod:`dbmesh.mesh`. No table: plaintext and no token.
 * The first problem found is reported as one :class:`~dbmesh.errors.ConfigError` line:
   ``FILE: KEY (DATABASE): PROBLEM``. Password values are never echoed.
 """
@@ -84,6 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from dbmesh.errors import ConfigError
+from dbmesh.mesh import MeshConfig, parse_mesh
 
 __all__ = [
     "Config",
@@ -106,7 +109,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([0-9]{1,5})")
 _DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
 _LIST_TARGETS = ("ipv4:", "ipv6:")
-_SECRET_KEYS = frozenset({"password"})
+_SECRET_KEYS = frozenset({"password", "token"})
 _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
@@ -322,6 +325,7 @@ class Config:
     source: str
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
     telemetry: TelemetryConfig | None = None  # None: no [telemetry] table, no traces exported
+    mesh: MeshConfig = field(default_factory=MeshConfig)  # [mesh] (dbmesh/mesh.py): token and mTLS to resolvers
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -395,7 +399,11 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     transactions = _parse_transactions(table, databases)
     found = _section(sections, "telemetry", source)
     telemetry = _parse_telemetry(_table(source, found[0], found[1], env)) if found else None
-    return Config(databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry)
+    found = _section(sections, "mesh", source)
+    mesh = parse_mesh(_table(source, found[0], found[1], env), base_dir) if found else MeshConfig()
+    return Config(
+        databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry, mesh=mesh
+    )
 
 
 def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -407,7 +415,7 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router", "transactions", "telemetry") + (() if prefix else ("FraiseQL",))
+        known = ("databases", "router", "transactions", "telemetry", "mesh") + (() if prefix else ("FraiseQL",))
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"

@@ -33,6 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dbmesh.config import Config, DatabaseConfig
 from dbmesh.errors import ConfigError, DbmeshError
+from dbmesh.mesh import MeshConfig, channel
 
 __all__ = ["PARENT_ENV", "Supervisor", "die_with_supervisor", "free_port"]
 
@@ -70,10 +71,10 @@ def die_with_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-async def _serving(address: str) -> bool:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def _serving(address: str, mesh: MeshConfig) -> bool:
+    async with channel(address, mesh) as opened:
         try:
-            answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+            answer = await health_pb2_grpc.HealthStub(opened).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
         except grpc.aio.AioRpcError:
             return False
     return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
@@ -114,6 +115,7 @@ class Supervisor:
     ) -> None:
         self.config_path = config_path
         self._databases = {d.name: d for d in config.databases}
+        self.mesh = config.mesh
         self.children = [
             _Child(d.name, address) for d in config.databases for address in _listen_addresses(d, config.source)
         ]
@@ -172,7 +174,7 @@ class Supervisor:
                     return
                 why = f": {child.error}" if child.error else " (see its log above)"
                 raise DbmeshError(f"resolver {child.name} exited with code {code} while starting{why}")
-            if await _serving(child.address):
+            if await _serving(child.address, self.mesh):
                 return
             await asyncio.sleep(0.1)
         raise DbmeshError(f"resolver {child.name} did not answer on {child.address} within {START_TIMEOUT_SECS:g}s")

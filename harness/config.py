@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.servers import DatabaseInfo
 
-__all__ = ["config_toml", "database_toml", "server_settings", "toml_value"]
+__all__ = ["config_toml", "database_toml", "mesh_toml", "server_settings", "toml_value"]
 
 
 def toml_value(value: Any) -> str:
@@ -37,14 +37,25 @@ def database_toml(name: str, settings: Mapping[str, Any]) -> str:
 
 
 def config_toml(
-    databases: Mapping[str, Mapping[str, Any]], router: Mapping[str, Any] | None = None, comment: str = ""
+    databases: Mapping[str, Mapping[str, Any]],
+    router: Mapping[str, Any] | None = None,
+    comment: str = "",
+    mesh: Mapping[str, Any] | None = None,
 ) -> str:
-    """A whole configuration file: each database (name -> keys) in order, then `[router]` if given."""
+    """A whole configuration file: each database (name -> keys) in order, then `[router]` and
+    `[mesh]` (token and TLS files, dbmesh/mesh.py) if given."""
     parts = [f"# {comment}\n"] if comment else []
     parts += [database_toml(name, settings) for name, settings in databases.items()]
     if router is not None:
         parts.append("[router]\n" + _keys(router))
+    if mesh:
+        parts.append(mesh_toml(mesh))
     return "\n".join(parts)
+
+
+def mesh_toml(mesh: Mapping[str, Any]) -> str:
+    """A `[mesh]` table."""
+    return "[mesh]\n" + _keys(mesh)
 
 
 def server_settings(db: DatabaseInfo) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness.config import config_toml, database_toml
+from harness.config import config_toml, database_toml, mesh_toml
 
 from dbmesh.commands import serve_router
 from dbmesh.config import Config, parse_config
@@ -37,6 +37,7 @@ class InProcessMesh:
     databases: dict[str, dict[str, Any]]  # name -> config keys (engine, path/host/...)
     schema_path: Path
     router_settings: dict[str, Any] = field(default_factory=dict)
+    mesh: dict[str, Any] = field(default_factory=dict)  # the [mesh] table: token, tls_* (dbmesh/mesh.py)
     resolvers: dict[str, RunningServer] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     url: str = ""
@@ -52,12 +53,13 @@ class InProcessMesh:
             name: {**settings, **({"resolver": f"127.0.0.1:{self.ports[name]}"} if name in self.ports else {})}
             for name, settings in self.databases.items()
         }
-        return config_toml(databases, {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings})
+        router = {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings}
+        return config_toml(databases, router, mesh=self.mesh)
 
     async def start_resolver(self, name: str) -> None:
-        base = parse_config(database_toml(name, self.databases[name]))
+        base = parse_config(database_toml(name, self.databases[name]) + (mesh_toml(self.mesh) if self.mesh else ""))
         address = f"127.0.0.1:{self.ports.get(name, 0)}"
-        server = await create_server(base.databases[0], address)
+        server = await create_server(base.databases[0], address, base.mesh)
         self.ports[name] = server.port
         self.resolvers[name] = server
 

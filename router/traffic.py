@@ -55,7 +55,7 @@ class Traffic:
         router = config.router
         self.config = config
         self.metrics = metrics
-        self.clients: dict[str, ResolverClient] = {d.name: ResolverClient(d) for d in config.databases}
+        self.clients: dict[str, ResolverClient] = {d.name: ResolverClient(d, config.mesh) for d in config.databases}
         self.breakers: dict[str, CircuitBreaker] = {
             d.name: CircuitBreaker(router.breaker_failures, router.breaker_reset_secs) for d in config.databases
         }

@@ -4,7 +4,8 @@ None of them imports another's code to reach a database.
 
 One `ResolverClient` per database: one gRPC channel (HTTP/2 multiplexes every concurrent call),
 the database's deadline (`timeout_secs`) on every call, and the request's W3C trace context in the
-`traceparent` metadata key.
+`traceparent` metadata key. With `[mesh]` (dbmesh/mesh.py) its channels send the mesh token on every
+call and speak TLS.
 
 A database whose `resolver` names several replicas (docs/reference.md §15: an array of addresses,
 or `dns:///NAME:PORT`, re-resolved by gRPC as replicas come and go) gets two channels over them:
@@ -22,8 +23,9 @@ or `dns:///NAME:PORT`, re-resolved by gRPC as replicas come and go) gets two cha
 `call_error` is the one place a `grpc.aio.AioRpcError` becomes a dbmesh error:
 
     CallError                       a call to one database's resolver failed
-     ├── DATABASE_UNAVAILABLE       the resolver or its database cannot be reached, or the call was
-     │                              cancelled (`unavailable`: fallbacks apply)
+     ├── DATABASE_UNAVAILABLE       the resolver or its database cannot be reached, the call was
+     │                              cancelled, or the resolver refused the mesh token
+     │                              (`unavailable`: fallbacks apply)
      ├── DATABASE_TIMEOUT           the deadline passed (`unavailable` too)
      ├── READ_ONLY_DATABASE         a write to a database that refuses writes
      ├── PERMISSION_DENIED          the database refused the statement (privileges)
@@ -44,6 +46,7 @@ import grpc
 
 from dbmesh.config import DatabaseConfig
 from dbmesh.errors import CodedError
+from dbmesh.mesh import MeshConfig, channel
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 
@@ -104,6 +107,9 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
                 details = "its resolver cannot be reached"
             message = f"database {database!r} is unavailable: {details}"
         return CallError(database, "DATABASE_UNAVAILABLE", message, unavailable=True)
+    if code == grpc.StatusCode.UNAUTHENTICATED:  # never says why: the token is not echoed anywhere
+        message = f"database {database!r} is unavailable: its resolver refused the mesh token ([mesh] token)"
+        return CallError(database, "DATABASE_UNAVAILABLE", message, unavailable=True)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CallError(
             database, "DATABASE_TIMEOUT", f"database {database!r} did not answer in time", unavailable=True
@@ -130,20 +136,20 @@ def _classify(exc: grpc.aio.AioRpcError, database: str) -> CallError:
 class ResolverClient:
     """Calls to one database's resolver service."""
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    def __init__(self, config: DatabaseConfig, mesh: MeshConfig | None = None) -> None:
         if not config.resolver:
             raise ValueError(f"database {config.name!r} has no resolver address")
         self.config = config
         self.name = config.name
         self.timeout = float(config.timeout_secs)
-        self.channel = grpc.aio.insecure_channel(config.resolver, options=_OPTIONS)
+        self.channel = channel(config.resolver, mesh, _OPTIONS)
         self.stub = pb_grpc.ResolverStub(self.channel)
         # One resolver: reads share `channel` and `stub` (None here), exactly as writes do.
         self.read_channel: grpc.aio.Channel | None = None
         self.read_stub: pb_grpc.ResolverStub | None = None
         self.read_attempts = 1
         if config.replicated:
-            self.read_channel = grpc.aio.insecure_channel(config.resolver, options=[*_OPTIONS, _ROUND_ROBIN])
+            self.read_channel = channel(config.resolver, mesh, [*_OPTIONS, _ROUND_ROBIN])
             self.read_stub = pb_grpc.ResolverStub(self.read_channel)
             self.read_attempts = len(config.resolver_addresses) or DNS_READ_ATTEMPTS
 

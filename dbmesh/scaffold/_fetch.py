@@ -28,7 +28,7 @@ async def fetch_schemas(config: Config, config_path: str, *, running: bool) -> d
                 f"{config.source}: database {missing[0]!r} has no 'resolver' address "
                 "(dbmesh init --running asks the resolvers there)"
             )
-        return await _ask(config.databases)
+        return await _ask(config.databases, config)
     from dbmesh.supervisor import Supervisor
 
     config.check_connections()  # one line now, not one per resolver's log
@@ -37,13 +37,13 @@ async def fetch_schemas(config: Config, config_path: str, *, running: bool) -> d
     try:
         with contextlib.redirect_stdout(sys.stderr):  # its progress lines; stdout says what was written
             addresses = await supervisor.start()
-        return await _ask([d.with_resolver(addresses[d.name]) for d in config.databases])
+        return await _ask([d.with_resolver(addresses[d.name]) for d in config.databases], config)
     finally:
         await supervisor.stop()
 
 
-async def _ask(databases: Sequence[DatabaseConfig]) -> dict[str, pb.Schema]:
-    clients = [ResolverClient(d) for d in databases]
+async def _ask(databases: Sequence[DatabaseConfig], config: Config) -> dict[str, pb.Schema]:
+    clients = [ResolverClient(d, config.mesh) for d in databases]
     try:
         answers = await asyncio.gather(*(c.schema() for c in clients), return_exceptions=True)
     finally:

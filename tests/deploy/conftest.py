@@ -20,9 +20,10 @@ def rendered() -> dict[str, list[Obj]]:
 
 @pytest.fixture(scope="session")
 def secret_template() -> dict[str, dict[str, str]]:
-    """The base's Secret template (name -> key -> placeholder): the keys the real Secret must have."""
-    secret = yaml.safe_load((K8S / "base" / "secret.yaml").read_text(encoding="utf-8"))
-    return {secret["metadata"]["name"]: dict(secret["stringData"])}
+    """The base's Secret templates (name -> key -> placeholder): the keys the real Secrets must have
+    (the database passwords, the mesh token)."""
+    secrets = yaml.safe_load_all((K8S / "base" / "secret.yaml").read_text(encoding="utf-8"))
+    return {secret["metadata"]["name"]: dict(secret["stringData"]) for secret in secrets}
 
 
 @pytest.fixture

@@ -115,7 +115,10 @@ def copy_compose_project(folder: Path, env_file: bool = True) -> Path:
     deploy/.env.example as the README says (the real deploy/.env is never read)."""
     shutil.copy(REPO / "docker-compose.yml", folder / "docker-compose.yml")
     shutil.copytree(
-        REPO / "deploy", folder / "deploy", symlinks=True, ignore=shutil.ignore_patterns(".env", "__pycache__")
+        REPO / "deploy",
+        folder / "deploy",
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".env", "__pycache__", "*.crt", "*.key"),
     )
     if env_file:
         shutil.copy(folder / "deploy" / ".env.example", folder / "deploy" / ".env")
@@ -507,6 +510,17 @@ class DbmeshProcess:
         return [f"{self.where}: {p}" for p in role_check(config, schema, self.env, self.role, database)]
 
 
+def _dbmesh_containers(objects: list[Obj]) -> Iterator[tuple[Pods, Obj, list[str], dict[str, Obj]]]:
+    """Each container running `dbmesh router` or `dbmesh resolver`: its pods, itself, its command
+    words and its pod's volumes by name."""
+    for w in pods(objects):
+        volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
+        for c in w.containers(init=False):
+            words = [*c.get("command", []), *c.get("args", [])]
+            if words and words[0] in ("router", "resolver"):
+                yield w, c, words, volumes
+
+
 def k8s_processes(
     objects: list[Obj], external_secrets: Mapping[str, Mapping[str, str]] | None = None
 ) -> Iterator[DbmeshProcess]:
@@ -518,37 +532,30 @@ def k8s_processes(
         if kind == "Secret":
             secrets[name] = {**o.get("stringData", {}), **{k: "<base64>" for k in o.get("data", {})}}
     maps = {name: o.get("data", {}) for (kind, name), o in index.items() if kind == "ConfigMap"}
-    for w in pods(objects):
-        volumes = {v["name"]: v for v in w.spec.get("volumes", [])}
-        for c in w.containers(init=False):
-            words = [*c.get("command", []), *c.get("args", [])]
-            if not words or words[0] not in ("router", "resolver"):
-                continue
-            env: dict[str, str] = {}
-            for source in c.get("envFrom") or []:
-                if "configMapRef" in source:
-                    env.update(maps.get(source["configMapRef"]["name"], {}))
-                if "secretRef" in source:
-                    env.update(secrets.get(source["secretRef"]["name"], {}))
-            for item in c.get("env") or []:
-                ref = item.get("valueFrom", {})
-                if "value" in item:
-                    env[item["name"]] = item["value"]
-                elif "secretKeyRef" in ref and ref["secretKeyRef"]["key"] in secrets.get(
-                    ref["secretKeyRef"]["name"], {}
-                ):
-                    env[item["name"]] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
-                elif "configMapKeyRef" in ref and ref["configMapKeyRef"]["key"] in maps.get(
-                    ref["configMapKeyRef"]["name"], {}
-                ):
-                    env[item["name"]] = maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
-            files = {}
-            for mount in c.get("volumeMounts", []):
-                volume = volumes.get(mount["name"], {})
-                if "configMap" in volume and "subPath" not in mount:
-                    for key, text in maps.get(volume["configMap"]["name"], {}).items():
-                        files[f"{mount['mountPath'].rstrip('/')}/{key}"] = text
-            yield DbmeshProcess(f"{w.name} container {c['name']}", words, env, files)
+    for w, c, words, volumes in _dbmesh_containers(objects):
+        env: dict[str, str] = {}
+        for source in c.get("envFrom") or []:
+            if "configMapRef" in source:
+                env.update(maps.get(source["configMapRef"]["name"], {}))
+            if "secretRef" in source:
+                env.update(secrets.get(source["secretRef"]["name"], {}))
+        for item in c.get("env") or []:
+            ref = item.get("valueFrom", {})
+            if "value" in item:
+                env[item["name"]] = item["value"]
+            elif "secretKeyRef" in ref and ref["secretKeyRef"]["key"] in secrets.get(ref["secretKeyRef"]["name"], {}):
+                env[item["name"]] = secrets[ref["secretKeyRef"]["name"]][ref["secretKeyRef"]["key"]]
+            elif "configMapKeyRef" in ref and ref["configMapKeyRef"]["key"] in maps.get(
+                ref["configMapKeyRef"]["name"], {}
+            ):
+                env[item["name"]] = maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+        files = {}
+        for mount in c.get("volumeMounts", []):
+            volume = volumes.get(mount["name"], {})
+            if "configMap" in volume and "subPath" not in mount:
+                for key, text in maps.get(volume["configMap"]["name"], {}).items():
+                    files[f"{mount['mountPath'].rstrip('/')}/{key}"] = text
+        yield DbmeshProcess(f"{w.name} container {c['name']}", words, env, files)
 
 
 # --- Compose ------------------------------------------------------------------------------------
@@ -711,6 +718,75 @@ def compose_resolver_problems(config: Obj) -> list[str]:
             )
         if not set(service.get("networks", {})) & set(services["router"].get("networks", {})):
             problems.append(f"{db.name}: resolver {db.resolver}: service {host} shares no network with the router")
+    return problems
+
+
+# --- the mesh's token and certificates (docs/reference.md §14, "Mesh") ---------------------------
+
+MESH_TOKEN_ENV = "DBMESH_MESH_TOKEN"
+# The Secret Kubernetes mounts the mesh's certificates from, created out of band (never in the
+# manifests): its keys, as deploy/tls/make-certs.sh writes them and cert-manager names them.
+MESH_TLS_SECRET = {"dbmesh-mesh-tls": ["tls.crt", "tls.key", "ca.crt"]}
+
+
+def _mesh_files(config: Any) -> dict[str, str]:
+    """`[mesh]` key -> the absolute path the process reads it from."""
+    mesh = config.mesh
+    return {key: str(getattr(mesh, key)) for key in ("tls_cert", "tls_key", "tls_ca") if getattr(mesh, key)}
+
+
+def k8s_mesh_problems(objects: list[Obj], config: Any, secrets: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every router and resolver container gets the mesh token from a Secret (never a literal or a
+    ConfigMap) and mounts each `[mesh]` TLS file from a Secret that has it (`secrets`: name -> keys
+    of the Secrets created out of band, besides those in `objects`)."""
+    known = {n: set(k) for n, k in secrets.items()}
+    known.update({name: _keys(o) for (kind, name), o in _index(objects).items() if kind == "Secret"})
+    files = _mesh_files(config)
+    problems = []
+    for w, c, _words, volumes in _dbmesh_containers(objects):
+        where = f"{w.name} container {c['name']}"
+        if config.mesh.token:
+            sources = [e for e in c.get("env") or [] if e["name"] == MESH_TOKEN_ENV]
+            if not sources or "secretKeyRef" not in sources[0].get("valueFrom", {}):
+                problems.append(f"{where}: {MESH_TOKEN_ENV} does not come from a Secret (secretKeyRef)")
+        for key, path in files.items():
+            folder, name = path.rsplit("/", 1)
+            mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == folder]
+            volume = volumes.get(mounts[0]["name"], {}) if mounts else {}
+            secret = volume.get("secret", {}).get("secretName")
+            if secret is None:
+                problems.append(f"{where}: mesh.{key} {path}: no Secret volume is mounted at {folder}")
+                continue
+            items = {i["path"]: i["key"] for i in volume["secret"].get("items", [])}
+            wanted = items.get(name) if items else name
+            if wanted is None:
+                problems.append(f"{where}: mesh.{key} {path}: the {secret} volume does not project {name!r}")
+            elif wanted not in known.get(secret, set()):
+                problems.append(f"{where}: mesh.{key} {path}: Secret {secret} has no key {wanted!r}")
+    return problems
+
+
+def compose_mesh_problems(config: Obj) -> list[str]:
+    """Every dbmesh service of a loaded compose project gets the mesh token from its environment
+    (the env file) and each `[mesh]` TLS file as a compose secret mounted at that path, whose file
+    deploy/tls/make-certs.sh writes."""
+    problems = []
+    declared = config.get("secrets", {})
+    for process in compose_processes(config):
+        text = process.text(_option(process.words, "-c", "--config")) or ""
+        loaded = load_dbmesh_config(text, {**process.env, MESH_TOKEN_ENV: process.env.get(MESH_TOKEN_ENV, "x" * 16)})
+        if loaded.mesh.token and not process.env.get(MESH_TOKEN_ENV):
+            problems.append(f"{process.where}: {MESH_TOKEN_ENV} is not set (deploy/.env)")
+        service = config["services"][process.where.rsplit(" ", 1)[1]]
+        targets = {s.get("target"): s["source"] for s in service.get("secrets", [])}
+        for key, path in _mesh_files(loaded).items():
+            source = targets.get(path)
+            if source is None:
+                problems.append(f"{process.where}: mesh.{key} {path}: no compose secret is mounted there")
+                continue
+            file = Path(declared.get(source, {}).get("file", ""))
+            if file.parent.name != "tls" or file.name not in MESH_TLS_SECRET["dbmesh-mesh-tls"]:
+                problems.append(f"{process.where}: mesh.{key}: secret {source} is {file}, not one make-certs.sh writes")
     return problems
 
 

@@ -18,6 +18,7 @@ from deploy_checks import (
     Obj,
     ToolError,
     compose_config,
+    compose_mesh_problems,
     compose_processes,
     compose_resolver_problems,
     compose_schema_problems,
@@ -77,8 +78,10 @@ def test_health_gates_the_start_order(compose: Obj) -> None:
     assert services["router"]["healthcheck"]["test"] == [
         "CMD", "dbmesh", "health", "--url", "http://127.0.0.1:8000/healthz"
     ]  # fmt: skip
-    for name in DBMESH_SERVICES[:-1]:
-        assert services[name]["healthcheck"]["test"] == ["CMD", "dbmesh", "health", "--resolver", "127.0.0.1:50051"]
+    for name in DBMESH_SERVICES[:-1]:  # over the mesh's mTLS: the certificate files named by the config
+        assert services[name]["healthcheck"]["test"] == [
+            "CMD", "dbmesh", "health", "--resolver", "127.0.0.1:50051", "-c", "/etc/dbmesh/dbmesh.toml"
+        ]  # fmt: skip
 
 
 def test_databases_load_the_sample_data_at_init(compose: Obj) -> None:
@@ -91,7 +94,7 @@ def test_databases_load_the_sample_data_at_init(compose: Obj) -> None:
 def test_env_file_is_an_example_and_the_real_one_is_ignored() -> None:
     assert set(example_env()) == {
         "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
-        "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE", "MYSQL_ROOT_PASSWORD",
+        "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE", "MYSQL_ROOT_PASSWORD", "DBMESH_MESH_TOKEN",
     }  # fmt: skip
     ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/.env"], cwd=REPO, check=False)
     assert ignored.returncode == 0, "deploy/.env must be git-ignored"
@@ -163,13 +166,16 @@ async def test_sample_data_matches_the_schema(
     init = run(sqlite_cache_init(compose, cache))
     assert init.returncode == 0, init.stderr
 
+    certs = run(["sh", DEPLOY / "tls" / "make-certs.sh", tmp_path / "tls"])  # what the README says to run
+    assert certs.returncode == 0, certs.stderr
     config = (DEPLOY / "dbmesh.toml").read_text(encoding="utf-8")
-    for old, new in (
-        ("port = 5432", f"port = {pg_database.port}"),
-        ("port = 3306", f"port = {mysql_database.port}"),
-        ('path = "/var/lib/dbmesh/cache.db"', f'path = "{cache}"'),
+    for old, new, count in (
+        ("port = 5432", f"port = {pg_database.port}", 1),
+        ("port = 3306", f"port = {mysql_database.port}", 1),
+        ('path = "/var/lib/dbmesh/cache.db"', f'path = "{cache}"', 1),
+        ('"/etc/dbmesh-tls/', f'"{tmp_path}/tls/', 3),
     ):
-        assert config.count(old) == 1
+        assert config.count(old) == count
         config = config.replace(old, new)
     (tmp_path / "dbmesh.toml").write_text(config, encoding="utf-8")
     env = {
@@ -177,6 +183,7 @@ async def test_sample_data_matches_the_schema(
         "POSTGRES_USER": pg_database.user, "POSTGRES_PASSWORD": "trust-auth-ignores-it",
         "MYSQL_HOST": mysql_database.host, "MYSQL_DATABASE": mysql_database.database,
         "MYSQL_USER": user, "MYSQL_PASSWORD": "sample-password",
+        "DBMESH_MESH_TOKEN": example_env()["DBMESH_MESH_TOKEN"],
     }  # fmt: skip
     try:
         result = run(
@@ -194,7 +201,8 @@ async def test_sample_data_matches_the_schema(
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         my.close()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ok", "ok", "ok"]
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ok", "ok", "ok", "ok"]
+    assert result.stdout.splitlines()[-1] == "ok    mesh: token, mTLS"
 
 
 # --- deliberately broken copies ----------------------------------------------------------------
@@ -312,3 +320,38 @@ def test_broken_copy_mounting_a_folder_with_a_link_out_of_it_fails(compose_copy:
         "sqlite-cache-init: init_cache.py in the folder mounted at /opt/dbmesh-init links to "
         "../k8s/base/config/init_cache.py, outside the folder"
     ]
+
+
+# --- the mesh's token and certificates ----------------------------------------------------------
+
+
+def test_every_dbmesh_service_gets_the_mesh_token_and_certificates(compose: Obj) -> None:
+    assert compose_mesh_problems(compose) == []
+    assert sorted(compose["secrets"]) == ["mesh-tls-ca", "mesh-tls-cert", "mesh-tls-key"]
+    for secret in compose["secrets"].values():
+        assert Path(secret["file"]).parent.name == "tls"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/tls/tls.key"], cwd=REPO, check=False)
+    assert ignored.returncode == 0, "deploy/tls/tls.key must be git-ignored"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        (
+            "deploy/.env",
+            "DBMESH_MESH_TOKEN=change-me-mesh-token-0123456789\n",
+            "",
+            "compose service router: DBMESH_MESH_TOKEN is not set (deploy/.env)",
+        ),
+        (
+            "docker-compose.yml",
+            "    target: /etc/dbmesh-tls/ca.crt\n",
+            "    target: /etc/dbmesh-tls/ca.pem\n",
+            "compose service router: mesh.tls_ca /etc/dbmesh-tls/ca.crt: no compose secret is mounted there",
+        ),
+    ],
+    ids=["no-token", "ca-elsewhere"],
+)
+def test_broken_copy_fails_the_mesh_check(compose_copy: Path, file: str, old: str, new: str, expected: str) -> None:
+    edit(compose_copy / file, old, new)
+    assert expected in compose_mesh_problems(compose_config(compose_copy))

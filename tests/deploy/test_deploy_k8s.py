@@ -10,6 +10,7 @@ import pytest
 from deploy_checks import (
     K8S,
     K8S_VERSIONS,
+    MESH_TLS_SECRET,
     OUTSIDE,
     REPO,
     Obj,
@@ -17,6 +18,7 @@ from deploy_checks import (
     can_connect,
     edit,
     headless_problems,
+    k8s_mesh_problems,
     k8s_processes,
     kustomize,
     load_dbmesh_config,
@@ -55,8 +57,15 @@ def config_map(objects: list[Obj], prefix: str) -> Obj:
 
 
 def external_secrets(overlay: str, template: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """Production leaves the passwords Secret out (it is created out of band with the template's keys)."""
-    return template if overlay != "base" else {}
+    """Production leaves the passwords and mesh token Secrets out (they are created out of band with
+    the template's keys); the mesh's certificates are out of band in every overlay."""
+    tls = {name: {key: "<pem>" for key in keys} for name, keys in MESH_TLS_SECRET.items()}
+    return {**tls, **(template if overlay != "base" else {})}
+
+
+def template_env(template: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every templated Secret's keys and placeholders, as one environment."""
+    return {key: value for secret in template.values() for key, value in secret.items()}
 
 
 def test_tools_are_installed() -> None:
@@ -142,10 +151,10 @@ def test_each_database_has_its_resolver_deployment_and_service(
     rendered: dict[str, list[Obj]], secret_template: dict[str, dict[str, str]], overlay: str
 ) -> None:
     """The `resolver` key of every configured database, `dns:///NAME:PORT`, names a Service whose
-    pods run `dbmesh resolver --database NAME` on that port, with native gRPC probes and sized
-    resources."""
+    pods run `dbmesh resolver --database NAME` on that port, probed by `dbmesh health` on that port
+    over the mesh's mTLS, with sized resources."""
     objects = rendered[overlay]
-    env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
+    env = {**config_map(objects, "dbmesh-env")["data"], **template_env(secret_template)}
     config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
     assert [d.name for d in config.databases] == ["postgres_primary", "mysql_historical", "sqlite_cache"]
     for db in config.databases:
@@ -160,8 +169,9 @@ def test_each_database_has_its_resolver_deployment_and_service(
         listen = int(args[args.index("--listen") + 1].rsplit(":", 1)[1])
         assert {p["name"]: p["containerPort"] for p in container["ports"]}[service_port["targetPort"]] == listen
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-            assert container[probe]["grpc"]["port"] == listen, probe
-        assert container["readinessProbe"]["grpc"]["service"] == "dbmesh.resolver.v1.Resolver"
+            command = container[probe]["exec"]["command"]
+            assert command[:4] == ["dbmesh", "health", "--resolver", f"127.0.0.1:{listen}"], probe
+            assert command[command.index("-c") + 1] == args[args.index("-c") + 1], probe
         for c in workload.containers():
             assert set(c["resources"]["requests"]) >= {"cpu", "memory"} <= set(c["resources"]["limits"]), c["name"]
 
@@ -173,7 +183,7 @@ def test_the_router_resolves_every_resolver_replica_through_a_headless_service(
     """Each resolver Service is headless, so `dns:///` resolves to every replica (docs/reference.md
     §15) and the HPA's replicas are balanced over by the router itself."""
     objects = rendered[overlay]
-    env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
+    env = {**config_map(objects, "dbmesh-env")["data"], **template_env(secret_template)}
     config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
     assert headless_problems(objects, config) == []
     assert all(db.replicated for db in config.databases)
@@ -191,7 +201,7 @@ def test_broken_copy_with_a_cluster_ip_resolver_service_fails_the_headless_check
         "",
     )
     objects = need(kustomize, k8s_copy / "base")
-    env = {**config_map(objects, "dbmesh-env")["data"], **next(iter(secret_template.values()))}
+    env = {**config_map(objects, "dbmesh-env")["data"], **template_env(secret_template)}
     config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
     assert headless_problems(objects, config) == [
         "mysql_historical: resolver dns:///resolver-mysql-historical:50051: Service/resolver-mysql-historical is not"
@@ -315,7 +325,7 @@ def test_production_overlay_scales_up_and_keeps_the_real_secret(
         for e in c.get("env", [])
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    assert referenced == set(secret_template["dbmesh-db-passwords"])
+    assert referenced == set(template_env(secret_template))
 
 
 # --- deliberately broken copies ----------------------------------------------------------------
@@ -344,13 +354,6 @@ BROKEN_REFERENCES = [
         "              path: /readyz?partial=true\n              port: http",
         "              path: /readyz?partial=true\n              port: metrics",
         "Deployment/router container router: readinessProbe httpGet port 'metrics' is not a port of the container",
-    ),
-    (
-        "gRPC probe on a port the container does not listen on",
-        "base/resolver-mysql-historical.yaml",
-        "          livenessProbe:\n            grpc:\n              port: 50051",
-        "          livenessProbe:\n            grpc:\n              port: 50052",
-        "Deployment/resolver-mysql-historical container resolver: livenessProbe grpc port 50052 is not a port",
     ),
     (
         "HPA on a missing Deployment",
@@ -415,13 +418,13 @@ def test_broken_copy_with_an_invalid_field_fails_the_schema_check(k8s_copy: Path
 def test_broken_copy_with_a_wrongly_typed_value_fails_the_schema_check(k8s_copy: Path) -> None:
     edit(
         k8s_copy / "base/resolver-postgres-primary.yaml",
-        "          startupProbe:\n            grpc:\n              port: 50051",
-        "          startupProbe:\n            grpc:\n              port: grpc",
+        "            periodSeconds: 2\n            timeoutSeconds: 5\n            failureThreshold: 30",
+        "            periodSeconds: two\n            timeoutSeconds: 5\n            failureThreshold: 30",
     )
     problems = schema_problems(need(kustomize, k8s_copy / "base"), K8S_VERSIONS[-1])
     assert (
         len(problems) == 1
-        and "Deployment/resolver-postgres-primary at spec.template.spec.containers.0.startupProbe.grpc.port"
+        and "Deployment/resolver-postgres-primary at spec.template.spec.containers.0.startupProbe.periodSeconds"
         in problems[0]
     )
 
@@ -471,3 +474,78 @@ def test_broken_copy_opening_the_network_fails_the_reachability_check(k8s_copy: 
     objects = need(kustomize, k8s_copy / "base")
     assert can_connect(objects, resolver("sqlite_cache"), OUTSIDE, 443)
     assert "NetworkPolicy/default-deny: podSelector" in " ".join(reference_problems(objects))
+
+
+# --- the mesh's token and certificates ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_dbmesh_container_gets_the_mesh_token_and_certificates_from_secrets(
+    rendered: dict[str, list[Obj]], secret_template: dict[str, dict[str, str]], overlay: str
+) -> None:
+    objects = rendered[overlay]
+    env = {**config_map(objects, "dbmesh-env")["data"], **template_env(secret_template)}
+    config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
+    assert config.mesh.describe() == "token, mTLS"
+    assert k8s_mesh_problems(objects, config, external_secrets(overlay, secret_template)) == []
+    # The token's placeholder ships in the base only; production has it created out of band.
+    tokens = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "dbmesh-mesh-token"]
+    assert len(tokens) == (1 if overlay == "base" else 0)
+
+
+BROKEN_MESH = [
+    (
+        "router without the token",
+        "base/router.yaml",
+        "            - name: DBMESH_MESH_TOKEN\n              valueFrom:\n                secretKeyRef:\n"
+        "                  name: dbmesh-mesh-token\n                  key: DBMESH_MESH_TOKEN\n",
+        "",
+        "Deployment/router container router: DBMESH_MESH_TOKEN does not come from a Secret (secretKeyRef)",
+    ),
+    (
+        "certificates mounted elsewhere",
+        "base/resolver-sqlite-cache.yaml",
+        "              mountPath: /etc/dbmesh-tls\n",
+        "              mountPath: /etc/tls\n",
+        "Deployment/resolver-sqlite-cache container resolver: mesh.tls_cert /etc/dbmesh-tls/tls.crt: no Secret"
+        " volume is mounted at /etc/dbmesh-tls",
+    ),
+    (
+        "a Secret without the CA",
+        "base/resolver-postgres-primary.yaml",
+        "            secretName: dbmesh-mesh-tls\n",
+        "            secretName: dbmesh-mesh-tls\n            items: [{key: tls.crt, path: tls.crt}, {key: tls.key,"
+        " path: tls.key}, {key: ca.pem, path: ca.crt}]\n",
+        "Deployment/resolver-postgres-primary container resolver: mesh.tls_ca /etc/dbmesh-tls/ca.crt: Secret"
+        " dbmesh-mesh-tls has no key 'ca.pem'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("broken", "path", "old", "new", "expected"), BROKEN_MESH, ids=[b[0] for b in BROKEN_MESH])
+def test_broken_copy_fails_the_mesh_check(
+    k8s_copy: Path,
+    secret_template: dict[str, dict[str, str]],
+    broken: str,
+    path: str,
+    old: str,
+    new: str,
+    expected: str,
+) -> None:
+    edit(k8s_copy / path, old, new)
+    objects = need(kustomize, k8s_copy / "base")
+    env = {**config_map(objects, "dbmesh-env")["data"], **template_env(secret_template)}
+    config = load_dbmesh_config(config_map(objects, "dbmesh-config")["data"]["dbmesh.toml"], env)
+    assert expected in k8s_mesh_problems(objects, config, external_secrets("base", secret_template)), broken
+
+
+def test_broken_copy_with_a_router_lacking_the_token_fails_dbmesh_check(k8s_copy: Path) -> None:
+    """The router without DBMESH_MESH_TOKEN cannot load dbmesh.toml: one line, the token never shown."""
+    edit(k8s_copy / BROKEN_MESH[0][1], BROKEN_MESH[0][2], BROKEN_MESH[0][3])
+    objects = need(kustomize, k8s_copy / "base")
+    schema = config_map(objects, "dbmesh-config")["data"]["schema.py"]
+    problems = process_problems(k8s_processes(objects, external_secrets("base", {})), schema)
+    assert problems == [
+        "Deployment/router container router: dbmesh: error: <dir>/dbmesh.toml: mesh.token: environment variable"
+        " 'DBMESH_MESH_TOKEN' is not set and has no default"
+    ]
