@@ -89,9 +89,12 @@ def main(argv: list[str]) -> int:
                     rps = _load(peer_bench, meshes[i].url, scenario, seconds, connections)
                     used = meters[i].seconds_since(before)
                     results[i].append([rps] + [used[n] * 1000 / (rps * seconds) for n in names])
+                    cells = " ".join(f"{v:16.3f}" for v in results[i][-1][1:])
+                    print(f"{scenario:8} {i:>2} {rps:8.1f} {cells}  (round {turn + 1})", flush=True)
             for i, rows in results.items():
                 med = [statistics.median(column) for column in zip(*rows, strict=True)]
-                print(f"{scenario:8} {i:>2} {med[0]:8.1f} " + " ".join(f"{v:16.3f}" for v in med[1:]), flush=True)
+                cells = " ".join(f"{v:16.3f}" for v in med[1:])
+                print(f"{scenario:8} {i:>2} {med[0]:8.1f} {cells}  (median)", flush=True)
     finally:
         for mesh in meshes:
             mesh.stop()

@@ -39,6 +39,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("anyio/", "HTTP server (uvicorn/h11/starlette/fastapi)"),
     ("asyncpg/", "asyncpg"),
     ("aiomysql/", "aiomysql/PyMySQL"),
+    ("asyncmy/", "asyncmy"),
     ("pymysql/", "aiomysql/PyMySQL"),
     ("aiosqlite/", "aiosqlite"),
     ("asyncio/", "asyncio event loop"),

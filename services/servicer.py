@@ -417,24 +417,32 @@ def _row_sets(
 ) -> list[pb.RowSet]:
     """One row set per variable set, in order (docs/reference.md §8 batching)."""
 
-    end = len(readers)  # a request for no columns selects a constant: not a column
+    # Each requested column's position in a result row and its reader (a request for no columns
+    # selects a constant, which is not a column); key columns come first.
+    columns = list(enumerate(readers, compiled.key_width))
 
-    def canonical(rows: Sequence[Sequence[Any]], skip: int) -> list[list[Any]]:
-        return [[r(v) for r, v in zip(readers, row[skip : skip + end], strict=True)] for row in rows]
+    def canonical(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        return [[r(row[i]) for i, r in columns] for row in rows]
 
     def encode(rows: list[list[Any]]) -> pb.RowSet:
         return pb.RowSet(rows_json=orjson.dumps(rows), row_count=len(rows))
 
     if compiled.per_set:
-        return [encode(canonical(rows, 0)) for rows in results]
+        return [encode(canonical(rows)) for rows in results]
     width = compiled.key_width
     if width == 0:
-        shared = encode(canonical([row for rows in results for row in rows], 0))
+        shared = encode(canonical([row for rows in results for row in rows]))
         return [shared] * compiled.set_count
     buckets: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(list)
     key_readers = compiled.key_readers
-    for rows in results:
-        for row in rows:
-            key = tuple(r(v) for r, v in zip(key_readers, row[:width], strict=True))
-            buckets[key].append([r(v) for r, v in zip(readers, row[width : width + end], strict=True)])
+    if width == 1:  # every relation on a single-column key
+        key_reader = key_readers[0]
+        for rows in results:
+            for row in rows:
+                buckets[(key_reader(row[0]),)].append([r(row[i]) for i, r in columns])
+    else:
+        for rows in results:
+            for row in rows:
+                key = tuple(r(v) for r, v in zip(key_readers, row[:width], strict=True))
+                buckets[key].append([r(row[i]) for i, r in columns])
     return [encode(buckets.get(key, [])) if key is not None else encode([]) for key in compiled.set_keys]

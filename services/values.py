@@ -269,11 +269,42 @@ _READERS: dict[Logical, Callable[[Any], Any]] = {
 }
 
 
+# Readers of the types every response is full of, NULL included, in one call: the driver's value
+# is returned as it is when it already is canonical (bench/results/mysql-driver.md has what it saves).
+_canonical_uuid = _CANONICAL_UUID.fullmatch
+
+
+def _read_int(v: Any) -> Any:
+    return v if v is None or type(v) is int else int(v)
+
+
+def _read_float(v: Any) -> Any:
+    return v if v is None or type(v) is float else float(v)
+
+
+def _read_string(v: Any) -> Any:
+    return v if v is None or type(v) is str else _string(v)
+
+
+def _read_uuid(v: Any) -> Any:
+    return v if v is None or (type(v) is str and _canonical_uuid(v) is not None) else _uuid(v)
+
+
+_NULLABLE_READERS: dict[Logical, Callable[[Any], Any]] = {
+    Logical.INT: _read_int,
+    Logical.FLOAT: _read_float,
+    Logical.STRING: _read_string,
+    Logical.UUID: _read_uuid,
+}
+
+
 def reader(logical: Logical, column: ColumnInfo) -> Callable[[Any], Any]:
     """The function turning a driver's value of `column` into the canonical form of `logical`
     (the column's own logical type when `logical` is UNSPECIFIED). NULL stays None."""
     if logical == Logical.UNSPECIFIED:
         logical = column.logical
+    if logical != Logical.DECIMAL and logical in _NULLABLE_READERS:
+        return _NULLABLE_READERS[logical]
     read = _decimal(column.scale) if logical == Logical.DECIMAL else _READERS.get(logical, _string)
 
     def read_nullable(v: Any) -> Any:

@@ -1,6 +1,6 @@
-"""MySQL's dialect, as spoken by MariaDB 10.11 through aiomysql (docs/reference.md §8).
+"""MySQL's dialect, as spoken by MariaDB 10.11 through asyncmy (docs/reference.md §8).
 
-Text. aiomysql (PyMySQL) binds parameters on the client: it escapes each value and substitutes it
+Text. asyncmy (as PyMySQL) binds parameters on the client: it escapes each value and substitutes it
 into the statement with Python's `%` formatting. Placeholders are therefore named, `%(p1)s`, which
 also lets one value appear twice (the guarded equality below uses its placeholder twice), and every
 literal `%` in SQL text is written `%%` (the engine always formats, even without parameters).

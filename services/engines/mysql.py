@@ -1,12 +1,13 @@
-"""The MySQL engine (aiomysql), written and tested against MariaDB 10.11 (docs/reference.md §8).
+"""The MySQL engine (asyncmy), written and tested against MariaDB 10.11 (docs/reference.md §8).
 
 Connections. One small pool per server address (the database, and each replica on first use), and
 one of `max_transactions` connections for open transactions (Begin), all opened on demand, so a
-resolver starts while its server is down and answers UNAVAILABLE until it is back. aiomysql's own
-pool is not used: it holds its lock while connecting and does not wake a waiting caller when a
-closed connection is returned, which stalls callers once connections start failing. Each connection
+resolver starts while its server is down and answers UNAVAILABLE until it is back. The driver is
+asyncmy: it parses rows in Cython (aiomysql's pure-Python parsing cost 3 to 10 times the CPU per
+statement, bench/results/mysql-driver.md); its pool is not used, a driver's pool is where
+callers stall once connections start failing (aiomysql's held its lock while connecting). Each connection
 is utf8mb4, autocommit, CLIENT_FOUND_ROWS (an UPDATE counts the rows it matched, as on PostgreSQL),
-one statement per query (aiomysql turns multi-statements on; they are turned off), and a session
+one statement per query (the driver turns multi-statements on; they are turned off), and a session
 that pins what the dialect relies on: time zone UTC, a known strict `sql_mode`,
 `max_statement_time` = the database's timeout (the server stops a slow statement with error 1969
 and the connection stays usable) and, for `read_only`, read-only transactions, except on the
@@ -33,9 +34,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import aiomysql
-import pymysql
-from pymysql.constants import CLIENT
+from asyncmy import errors as driver_errors
+from asyncmy.connection import Connection as DriverConnection
+from asyncmy.constants import CLIENT
+from asyncmy.cursors import Cursor as DriverCursor
 
 from dbmesh.services.catalog import Catalog, CollectionInfo, ColumnInfo, ForeignKeyInfo, Logical
 from dbmesh.services.constraints import mysql_constraint
@@ -99,16 +101,16 @@ def _args(params: Sequence[Any]) -> dict[str, Any]:
     return {f"p{i}": value for i, value in enumerate(params, 1)}
 
 
-class _QuietCursor(aiomysql.Cursor):  # type: ignore[misc]
+class _QuietCursor(DriverCursor):
     """A cursor that does not fetch SHOW WARNINGS after each statement: that costs a round trip
-    and would turn server notes into Python warnings. Strict sql_mode makes bad data an error."""
+    and the driver would log each warning. Strict sql_mode makes bad data an error."""
 
     async def _show_warnings(self, conn: Any) -> None:
         return None
 
 
 class _MysqlConnection:
-    """One pooled aiomysql connection, and the XA transaction it is in (if any)."""
+    """One pooled driver connection, and the XA transaction it is in (if any)."""
 
     def __init__(self, raw: Any, pool: _Pool) -> None:
         self.raw = raw
@@ -125,18 +127,15 @@ class _MysqlConnection:
     async def _run(self, sql: str, params: Sequence[Any]) -> Any:
         """Run `sql` with its parameters escaped into it by the driver. Always formatting (even
         with no parameters) keeps `%%` meaning `%` in every statement."""
-        cursor = await self.raw.cursor()
+        cursor = self.raw.cursor()
         await cursor.execute(sql, _args(params))
         return cursor
 
 
 def _alive(raw: Any) -> bool:
     """Whether an idle connection can be reused: not closed, and the server has not hung up on it
-    (a restarted server closes every session; the reader then holds the EOF)."""
-    reader = getattr(raw, "_reader", None)
-    if raw.closed or reader is None:
-        return False
-    return not (getattr(reader, "eof_received", False) or reader.at_eof() or reader.exception() is not None)
+    (a restarted server closes every session; the protocol then holds the EOF)."""
+    return bool(raw.connected and not raw._stream_broken)
 
 
 class _Pool:
@@ -233,23 +232,23 @@ class MysqlEngine(Engine):
         return pool
 
     async def _connect(self, host: str, port: int, *, writable: bool = False) -> Any:
-        raw = aiomysql.Connection(
+        raw: Any = DriverConnection(  # type: ignore[no-untyped-call]
             host=host,
             port=port,
             user=self.config.username,
             password=self.config.password or "",
-            db=self.config.database,
+            database=self.config.database,
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=self.timeout,
             init_command=self._writable_session_sql if writable else self._session_sql,
             client_flag=CLIENT.FOUND_ROWS,
-            cursorclass=_QuietCursor,
+            cursor_cls=_QuietCursor,
         )
-        raw.client_flag &= ~CLIENT.MULTI_STATEMENTS
+        raw._client_flag &= ~CLIENT.MULTI_STATEMENTS
         try:
             async with asyncio.timeout(self.timeout):
-                await raw._connect()
+                await raw.connect()
         except TimeoutError:
             raw.close()
             message = f"database {self.config.name!r} is unreachable (no answer within {self.timeout:g}s)"
@@ -270,12 +269,12 @@ class MysqlEngine(Engine):
     async def release(self, conn: Connection, *, discard: bool = False) -> None:
         own = self._own(conn)
         raw = own.raw
-        if own.xa_prepared and not raw.closed:
+        if own.xa_prepared and raw.connected:
             # A polite COM_QUIT, so that the server detaches the prepared transaction at once.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await raw.ensure_closed()
-        keep = not (discard or own.xa_id or raw.closed or raw.get_transaction_status())
+        keep = not (discard or own.xa_id or not raw.connected or raw.get_transaction_status())
         own.pool.release(raw, keep=keep)
 
     def pool_usage(self) -> tuple[int, int]:
@@ -396,11 +395,11 @@ class MysqlEngine(Engine):
         if not own.xa_id:
             await own.execute("ROLLBACK", [])
             return
-        with contextlib.suppress(pymysql.err.OperationalError):  # already ended, or rolled back
+        with contextlib.suppress(driver_errors.OperationalError):  # already ended, or rolled back
             await own.execute(f"XA END {_XID}", self._xid(own.xa_id))
         try:
             await own.execute(f"XA ROLLBACK {_XID}", self._xid(own.xa_id))
-        except pymysql.err.MySQLError as exc:
+        except driver_errors.MySQLError as exc:
             if _code(exc) not in _XA_ROLLED_BACK:
                 raise
         own.xa_id = ""
@@ -421,14 +420,14 @@ class MysqlEngine(Engine):
                 try:
                     await conn.execute(f"XA {verb} {_XID}", self._xid(global_id))
                     return
-                except pymysql.err.MySQLError as exc:
+                except driver_errors.MySQLError as exc:
                     if _code(exc) in _XA_ROLLED_BACK:
                         return
                     if _code(exc) != _XAER_NOTA:
                         raise
                 try:
                     listed = global_id in {gid for gid, _ in await self._recover(conn)}
-                except pymysql.err.MySQLError as exc:
+                except driver_errors.MySQLError as exc:
                     if not 0 < _code(exc) < 2000:
                         raise
                     listed = True  # not allowed to list them: wait, in case it is still attached
@@ -466,23 +465,23 @@ class MysqlEngine(Engine):
     # --- errors -------------------------------------------------------------------------------
 
     def connection_is_broken(self, exc: BaseException) -> bool:
-        """Cancellation or a timeout leaves a half-read reply (aiomysql closes the connection);
+        """Cancellation or a timeout leaves a half-read reply (the driver closes the connection);
         a client-side error (2000-2999) means the connection is gone. Server errors, including a
         statement stopped by max_statement_time, leave it usable."""
         if isinstance(exc, (asyncio.CancelledError, TimeoutError, OSError, Unavailable)):
             return True
-        if isinstance(exc, pymysql.err.MySQLError):
+        if isinstance(exc, driver_errors.MySQLError):
             code = _code(exc)
             return code == 0 or 2000 <= code < 3000
         return False
 
     def map_error(self, exc: BaseException) -> ResolverError:
-        """The contract's error for an aiomysql/PyMySQL exception (docs/reference.md §8); messages name the
+        """The contract's error for a driver exception (docs/reference.md §8); messages name the
         database, never its address or credentials."""
         if isinstance(exc, ResolverError):
             return exc
         where = f"database {self.config.name!r}"
-        if isinstance(exc, pymysql.err.MySQLError):
+        if isinstance(exc, driver_errors.MySQLError):
             code = _code(exc)
             message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
             error = Unavailable if code == 0 or 2000 <= code < 3000 else _ERRORS.get(code, DatabaseError)
