@@ -263,4 +263,4 @@ def _type(value: Any) -> str:
         return "a datetime"
     if isinstance(value, date):
         return "a date"
-    return f"{type(value).__name__} {value!r}"
+    return repr(value)

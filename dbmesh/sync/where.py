@@ -102,7 +102,8 @@ def _comparison(job: SyncJob, cmp: Cmp, columns: Mapping[str, pb.Column], starte
             else:
                 operand = pb.Operand(value=where_value(column.type, cmp.value, started))
         except ValueError as exc:
-            raise job.error(f"{exc} (column {cmp.column!r} is a {_TYPE_NAMES.get(column.type, '?')})", where) from None
+            kind = _TYPE_NAMES.get(column.type, "?")
+            raise job.error(f"{exc} (column {cmp.column!r} is of type {kind})", where) from None
     return pb.Expression(comparison=pb.Comparison(column=cmp.column, operator=operator, operand=operand))
 
 
