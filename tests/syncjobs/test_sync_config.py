@@ -4,7 +4,6 @@ tell (tables, columns, types), in the job's FAILED line of a run against real se
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
