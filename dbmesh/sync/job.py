@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from dbmesh.coordinator import Coordinator
+from dbmesh.coordinator._faults import crash_point
 from dbmesh.errors import ConfigError
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -378,12 +379,15 @@ class JobRun:
         try:
             if changed:
                 await transaction.mutate(self.job.target, self._upsert(table, changed))
+                crash_point("sync:upserted")
             await transaction.mutate(self.job.target, state_write(state))
             self.statements += 2 if changed else 1
+            crash_point("sync:state-written")
             await transaction.commit()
         except BaseException:
             await transaction.rollback()
             raise
+        crash_point("sync:committed")
         self.state = state
         self.copied += len(changed)
         if self.progress is not None:
@@ -399,6 +403,7 @@ class JobRun:
                 returning=[pb.ColumnRef(name=c, type=table.types[c]) for c in table.columns],  # type: ignore[arg-type]
             )
             deleted = await transaction.mutate(job.source, delete)
+            crash_point("sync:deleted")
             moved: list[list[Any]] = orjson.loads(deleted.returning.rows_json or b"[]")
             state = self.state.advanced(last, len(moved), len(moved))
             state = replace(state, run_started_at=self.started_ms)
@@ -406,10 +411,12 @@ class JobRun:
                 await transaction.mutate(job.target, self._upsert(table, moved))
             await transaction.mutate(job.target, state_write(state))
             self.statements += 3 if moved else 2
+            crash_point("sync:state-written")
             await transaction.commit()
         except BaseException:
             await transaction.rollback()
             raise
+        crash_point("sync:committed")
         self.state = state
         self.copied += len(moved)
         self.deleted += len(moved)

@@ -96,6 +96,8 @@ class Orders:
             "SELECT high_water, rows_copied, rows_deleted, last_rows, last_error FROM dbmesh_sync_state WHERE job = %s",
             [job],
         )
+        if not rows:
+            return {"high_water": None, "rows_copied": 0, "rows_deleted": 0, "last_rows": None, "last_error": None}
         mark, copied, deleted, last, error = rows[0]
         return {
             "high_water": json.loads(mark) if mark else None,
