@@ -19,8 +19,10 @@ from sync_world import MYSQL, PG, REPO, Orders, cli, order
 
 AUDIT = [
     "CREATE TABLE audit (n INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(8) NOT NULL, id BIGINT NOT NULL)",
-    "CREATE TRIGGER audit_insert AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit (what, id) VALUES ('insert', NEW.id)",
-    "CREATE TRIGGER audit_update AFTER UPDATE ON orders FOR EACH ROW INSERT INTO audit (what, id) VALUES ('update', NEW.id)",
+    "CREATE TRIGGER audit_insert AFTER INSERT ON orders FOR EACH ROW"
+    " INSERT INTO audit (what, id) VALUES ('insert', NEW.id)",
+    "CREATE TRIGGER audit_update AFTER UPDATE ON orders FOR EACH ROW"
+    " INSERT INTO audit (what, id) VALUES ('update', NEW.id)",
 ]
 ROWS = 2000
 JOB = {"name": "archive", "source": PG, "target": MYSQL, "table": "orders", "cursor": "created_at", "batch_size": 100}
