@@ -40,7 +40,9 @@ async def _kill_while_copying(orders: Orders, config: str, delay: float) -> tupl
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while (await orders.state("archive"))["rows_copied"] == before and time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # polling the database: there is no event to wait on
+        if (await orders.state("archive"))["rows_copied"] != before:
+            break
         await asyncio.sleep(0.01)
     await asyncio.sleep(delay)
     process.send_signal(signal.SIGKILL)
