@@ -98,7 +98,7 @@ def progress_bar(job: SyncJob) -> Iterator[Callable[[int], None]]:
     """A tqdm bar on the terminal (stderr) counting the job's rows."""
     from tqdm import tqdm
 
-    with tqdm(desc=f"sync {job.name}", unit=" rows", leave=False, dynamic_ncols=True) as bar:
+    with tqdm(desc=f"sync {job.name}", unit=" rows", dynamic_ncols=True) as bar:
 
         def advance(rows: int) -> None:
             bar.update(rows)
