@@ -146,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog="exit status: 0 listed; 1 a bad config; 3 some job's state could not be read.",
     )
     with_config(sync_status, schema=False)
+    sync_serve = sync_commands.add_parser(
+        "serve",
+        help="run jobs on their schedules until stopped",
+        description="Run each job that has a `schedule` (cron, UTC) when it is due, until SIGINT or SIGTERM; one "
+        "summary line per run. With several serving processes each due run happens once.",
+    )
+    with_config(sync_serve, schema=False)
 
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
@@ -213,6 +220,8 @@ def _run(args: argparse.Namespace) -> int:
         return _arun(commands.sync_run(args.config, args.names))
     if args.command == "sync" and args.sync_command == "status":
         return _arun(commands.sync_status(args.config))
+    if args.command == "sync" and args.sync_command == "serve":
+        return _arun(commands.sync_serve(args.config))
     if args.command == "health":
         return _arun(commands.health(args.url, args.resolver, args.timeout))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

@@ -32,6 +32,7 @@ __all__ = [
     "resolver",
     "router",
     "sync_run",
+    "sync_serve",
     "sync_status",
     "transactions",
     "up",
@@ -542,3 +543,29 @@ async def sync_status(config_path: str) -> int:
     for line in lines:
         print(line)
     return 0 if ok else 3
+
+
+async def sync_serve(config_path: str) -> int:
+    """`dbmesh sync serve`: run each job with a `schedule` when it is due, until SIGINT/SIGTERM; one
+    summary line per run. With several such processes each due run happens once (dbmesh.sync.serve)."""
+    from datetime import datetime
+
+    from dbmesh.sync.job import RunResult
+    from dbmesh.sync.runner import Jobs, databases_used, select_jobs
+    from dbmesh.sync.serve import Scheduler
+
+    config = load_config(config_path)
+    jobs = [job for job in select_jobs(config, []) if job.schedule]
+    if not jobs:
+        raise ConfigError(f"{config.source}: no sync job has a 'schedule' (dbmesh sync serve runs scheduled jobs)")
+    stop = await _stop_signal()
+
+    def report(result: RunResult, due: datetime) -> None:
+        print(f"{result.line()} (scheduled for {due.isoformat().replace('+00:00', 'Z')})", flush=True)
+
+    async with _resolvers_for(config, databases_used(config, jobs)) as served, Jobs(served, jobs) as runner:
+        scheduler = Scheduler(runner, jobs, report)
+        names = ", ".join(f"{job.name} ({job.schedule})" for job in jobs)
+        print(f"dbmesh sync serve: {len(jobs)} scheduled jobs: {names}", flush=True)
+        await scheduler.serve(stop)
+    return 0

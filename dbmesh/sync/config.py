@@ -194,8 +194,10 @@ def _margin(table: _Table) -> float:
 def _check_cron(table: _Table, schedule: str) -> None:
     from croniter import croniter
 
-    if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
-        raise table.error(f"not a cron schedule (minute hour day month weekday, UTC): {schedule!r}", "schedule")
+    if not croniter.is_valid(schedule) or len(schedule.split()) not in (5, 6):
+        raise table.error(
+            f"not a cron schedule (minute hour day month weekday [second], UTC): {schedule!r}", "schedule"
+        )
 
 
 def _where(table: _Table) -> Node:

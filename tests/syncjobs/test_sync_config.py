@@ -67,7 +67,7 @@ CASES = [
     ),
     (
         JOB + 'schedule = "0 25 * * *"',
-        "sync[0].schedule: not a cron schedule (minute hour day month weekday, UTC): '0 25 * * *'",
+        "sync[0].schedule: not a cron schedule (minute hour day month weekday [second], UTC): '0 25 * * *'",
     ),
     (JOB + "batch_size = 0", "sync[0].batch_size: must be between 1 and 100000, got 0"),
     (JOB + 'batch_size = "lots"', "sync[0].batch_size: expected an integer, got a string ('lots')"),
