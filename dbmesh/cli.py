@@ -1,5 +1,5 @@
 """The `dbmesh` command (docs/reference.md §2): up, router, resolver, demo, check, init, plan, health,
-transactions, outbox.
+transactions, outbox, sync.
 
 Every command exits non-zero with ONE human-readable line on bad input (what is wrong and where:
 file, key or line), never a traceback: `main` is the single place exceptions become that line.
@@ -124,6 +124,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(outbox, schema=False)
 
+    sync = commands.add_parser(
+        "sync",
+        help="sync jobs ([[sync]]): run them now, show their state, or run them on their schedules",
+        description="Copy or move rows between databases as the config's [[sync]] jobs say (docs/reference.md "
+        "§12). A database without a `resolver` address gets a resolver in this process.",
+    )
+    sync_commands = sync.add_subparsers(dest="sync_command", required=True, metavar="SUBCOMMAND")
+    sync_run = sync_commands.add_parser(
+        "run",
+        help="run jobs now",
+        description="Run the named jobs (default: all) once now: a progress bar on a terminal, otherwise one "
+        "summary line per job (rows copied, rows deleted, seconds, high-water mark).",
+        epilog="exit status: 0 every job ran; 1 a job failed (its line says why) or a bad config.",
+    )
+    with_config(sync_run, schema=False)
+    sync_run.add_argument("names", nargs="*", metavar="NAME", help="the jobs to run (default: all)")
+    sync_status = sync_commands.add_parser(
+        "status",
+        help="each job's last run, rows, high-water mark, lag and last error",
+        epilog="exit status: 0 listed; 1 a bad config; 3 some job's state could not be read.",
+    )
+    with_config(sync_status, schema=False)
+    sync_serve = sync_commands.add_parser(
+        "serve",
+        help="run jobs on their schedules until stopped",
+        description="Run each job that has a `schedule` (cron, UTC) when it is due, until SIGINT or SIGTERM; one "
+        "summary line per run. With several serving processes each due run happens once.",
+    )
+    with_config(sync_serve, schema=False)
+
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
     target.add_argument(
@@ -187,6 +217,12 @@ def _run(args: argparse.Namespace) -> int:
         return _arun(commands.transactions(args.config, recover=args.recover))
     if args.command == "outbox":
         return _arun(commands.outbox(args.config))
+    if args.command == "sync" and args.sync_command == "run":
+        return _arun(commands.sync_run(args.config, args.names))
+    if args.command == "sync" and args.sync_command == "status":
+        return _arun(commands.sync_status(args.config))
+    if args.command == "sync" and args.sync_command == "serve":
+        return _arun(commands.sync_serve(args.config))
     if args.command == "health":
         return _arun(commands.health(args.url, args.resolver, args.timeout, args.config))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

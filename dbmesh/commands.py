@@ -23,7 +23,21 @@ from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.mesh import MeshConfig
 from dbmesh.schema import SchemaModel, load_schema
 
-__all__ = ["check", "demo", "health", "init", "outbox", "plan", "resolver", "router", "transactions", "up"]
+__all__ = [
+    "check",
+    "demo",
+    "health",
+    "init",
+    "outbox",
+    "plan",
+    "resolver",
+    "router",
+    "sync_run",
+    "sync_serve",
+    "sync_status",
+    "transactions",
+    "up",
+]
 
 log = logging.getLogger("dbmesh")
 
@@ -488,3 +502,89 @@ async def outbox(config_path: str) -> int:
     for error in failed:
         print(f"not read: {error.message}")
     return 3 if failed else 0
+
+
+# --- sync jobs (docs/reference.md §12) -----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _resolvers_for(config: Config, names: list[str]) -> Any:
+    """`config` with a resolver address for each of `names`: a database without a `resolver` key
+    gets a resolver service in this process for as long as the command runs (stopped after)."""
+    from dbmesh.services import create_server
+
+    started = []
+    addresses: dict[str, str] = {}
+    try:
+        for name in names:
+            db = config.database(name)
+            if not db.resolver:
+                db.connection()  # its settings' one-line error before anything starts
+                running = await create_server(db, "127.0.0.1:0")
+                started.append(running)
+                addresses[name] = f"127.0.0.1:{running.port}"
+        yield _with_resolvers(config, addresses)
+    finally:
+        for running in started:
+            await running.stop(grace=1.0)
+
+
+async def sync_run(config_path: str, names: list[str]) -> int:
+    """`dbmesh sync run`: each job once now; a progress bar on a terminal, else one summary line
+    per job. Exit 1 when a job failed."""
+    from dbmesh.sync.runner import Jobs, databases_used, progress_bar, select_jobs
+
+    config = load_config(config_path)
+    jobs = select_jobs(config, names)
+    failed = False
+    async with _resolvers_for(config, databases_used(config, jobs)) as served, Jobs(served, jobs) as runner:
+        for job in jobs:
+            if sys.stderr.isatty():
+                with progress_bar(job) as advance:
+                    result = await runner.run(job, advance)
+            else:
+                result = await runner.run(job)
+            print(result.line(), flush=True)
+            failed = failed or result.error is not None
+    return 1 if failed else 0
+
+
+async def sync_status(config_path: str) -> int:
+    """`dbmesh sync status`: each job's last run, rows, high-water mark, lag and last error.
+    Exit 3 when some job's state could not be read."""
+    from dbmesh.sync.runner import databases_used, select_jobs, status_lines
+
+    config = load_config(config_path)
+    jobs = select_jobs(config, [])
+    targets = list(dict.fromkeys(job.target for job in jobs))
+    async with _resolvers_for(config, [n for n in databases_used(config, jobs) if n in targets]) as served:
+        lines, ok = await status_lines(served, jobs)
+    for line in lines:
+        print(line)
+    return 0 if ok else 3
+
+
+async def sync_serve(config_path: str) -> int:
+    """`dbmesh sync serve`: run each job with a `schedule` when it is due, until SIGINT/SIGTERM; one
+    summary line per run. With several such processes each due run happens once (dbmesh.sync.serve)."""
+    from datetime import datetime
+
+    from dbmesh.sync.job import RunResult
+    from dbmesh.sync.runner import Jobs, databases_used, select_jobs
+    from dbmesh.sync.serve import Scheduler
+
+    config = load_config(config_path)
+    jobs = [job for job in select_jobs(config, []) if job.schedule]
+    if not jobs:
+        raise ConfigError(f"{config.source}: no sync job has a 'schedule' (dbmesh sync serve runs scheduled jobs)")
+    stop = await _stop_signal()
+
+    def report(result: RunResult, due: datetime) -> None:
+        print(f"{result.line()} (scheduled for {due.isoformat().replace('+00:00', 'Z')})", flush=True)
+
+    async with _resolvers_for(config, databases_used(config, jobs)) as served, Jobs(served, jobs) as runner:
+        scheduler = Scheduler(runner, jobs, report)
+        names = ", ".join(f"{job.name} ({job.schedule})" for job in jobs)
+        print(f"dbmesh sync serve: {len(jobs)} scheduled jobs: {names}", flush=True)
+        await scheduler.serve(stop)
+    return 0

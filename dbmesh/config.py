@@ -83,10 +83,13 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbmesh.errors import ConfigError
 from dbmesh.mesh import MeshConfig, parse_mesh
+
+if TYPE_CHECKING:
+    from dbmesh.sync.config import SyncJob
 
 __all__ = [
     "Config",
@@ -326,6 +329,7 @@ class Config:
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
     telemetry: TelemetryConfig | None = None  # None: no [telemetry] table, no traces exported
     mesh: MeshConfig = field(default_factory=MeshConfig)  # [mesh] (dbmesh/mesh.py): token and mTLS to resolvers
+    sync: tuple[SyncJob, ...] = ()  # the [[sync]] jobs (dbmesh.sync.config)
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -401,9 +405,30 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     telemetry = _parse_telemetry(_table(source, found[0], found[1], env)) if found else None
     found = _section(sections, "mesh", source)
     mesh = parse_mesh(_table(source, found[0], found[1], env), base_dir) if found else MeshConfig()
+    sync = _parse_sync_jobs(_section(sections, "sync", source), source, env, databases)
     return Config(
-        databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry, mesh=mesh
+        databases=databases,
+        router=router,
+        source=source,
+        transactions=transactions,
+        telemetry=telemetry,
+        mesh=mesh,
+        sync=sync,
     )
+
+
+def _parse_sync_jobs(
+    found: tuple[str, Any] | None, source: str, env: Mapping[str, str], databases: tuple[DatabaseConfig, ...]
+) -> tuple[SyncJob, ...]:
+    """The `[[sync]]` jobs (docs/reference.md §12), parsed by dbmesh.sync.config."""
+    if found is None:
+        return ()
+    from dbmesh.sync.config import parse_sync
+
+    where, entries = found
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: {where}: expected an array of tables ([[{where}]]), got {_type_name(entries)}")
+    return parse_sync([_table(source, f"{where}[{i}]", entry, env) for i, entry in enumerate(entries)], databases)
 
 
 def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -415,7 +440,7 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router", "transactions", "telemetry", "mesh") + (() if prefix else ("FraiseQL",))
+        known = ("databases", "router", "transactions", "telemetry", "mesh", "sync") + (() if prefix else ("FraiseQL",))
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"

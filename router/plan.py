@@ -191,7 +191,8 @@ SelectionKind = Literal[
     "source_database",  # the database that served the row
     "is_stale",  # row[index] (last_sync) older than `max_staleness_secs`
     "database_status",  # the router's health snapshot
-    "status_field",  # a field of one DatabaseStatus
+    "status_field",  # a field of one DatabaseStatus (or SyncStatus)
+    "sync_status",  # the [[sync]] jobs' states (router.sync_status)
     "introspection",  # __schema / __type: answered by graphql-core
     "mutation",  # the result of Mutate `fetch`
     "affected_rows",  # its affectedRows

@@ -57,6 +57,7 @@ from dbmesh.router.plan import (
 )
 from dbmesh.router.requests import build_request
 from dbmesh.router.schema import DATABASE_STATUS, SchemaIndex
+from dbmesh.router.sync_status import SYNC_STATUS
 from dbmesh.schema.model import FieldSource, ObjectType
 
 __all__ = ["Planner", "directive_variables", "get_operation"]
@@ -329,6 +330,15 @@ class _Planning:
                 for k, f in fields.items()
             )
             return None, FieldSelection(key, "database_status", name, "Query", False, selections=status_fields)
+        if name == SYNC_STATUS:
+            fields = self.collect("SyncStatus", nodes)
+            status_fields = tuple(
+                FieldSelection(k, "typename", "__typename", "SyncStatus", False, typename="SyncStatus")
+                if f[0].name.value == "__typename"
+                else FieldSelection(k, "status_field", f[0].name.value, "SyncStatus")
+                for k, f in fields.items()
+            )
+            return None, FieldSelection(key, "sync_status", name, "Query", False, selections=status_fields)
         root = self.index.roots[name]
         target = self.index.model.types[root.target]
         field_def = self.graphql_field("Query", name)

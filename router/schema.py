@@ -39,6 +39,7 @@ from graphql import (
 from dbmesh.router.federation import ENTITIES, Entity, Subgraph, subgraph_sdl
 from dbmesh.router.mutation_schema import MutationTypes
 from dbmesh.router.scalars import DateScalar, DateTimeScalar, DecimalScalar, JSONScalar
+from dbmesh.router.sync_status import SYNC_STATUS, sync_status_type
 from dbmesh.schema.model import (
     MISSING,
     Argument,
@@ -265,6 +266,10 @@ class _Builder:
         query_fields[DATABASE_STATUS] = GraphQLField(
             GraphQLNonNull(GraphQLList(GraphQLNonNull(self.database_status()))),
             description="Every configured database, as the background probes last saw it.",
+        )
+        query_fields[SYNC_STATUS] = GraphQLField(
+            GraphQLNonNull(GraphQLList(GraphQLNonNull(sync_status_type()))),
+            description="Every [[sync]] job of the config, from its state in its target.",
         )
         subgraph = Subgraph(self.model, self.objects) if self.federation else None
         if subgraph is not None:

@@ -45,6 +45,7 @@ from dbmesh.router.plan import Plan, plan_to_json
 from dbmesh.router.preparation import Preparation, Rejected
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.router.shaping import Shaper
+from dbmesh.router.sync_status import SyncStatusReader
 from dbmesh.router.traffic import Traffic
 from dbmesh.schema.check import read_only_writes
 from dbmesh.schema.model import SchemaModel
@@ -96,6 +97,7 @@ class Router:
         self.traffic = Traffic(config, self.metrics)
         self.health = HealthMonitor(config, model, self.traffic, self.metrics)
         self.coordinator = Coordinator(config, self.traffic.clients)
+        self.sync_status = SyncStatusReader(config, self.traffic.clients)
         self._coordinator_start: asyncio.Task[None] | None = None
         routes: dict[str, list[str]] = {}
         for m in model.mutation:
@@ -185,7 +187,8 @@ class Router:
                 )
             )
         await execution.run()
-        shaper = Shaper(plan, execution.outcomes, self.health.snapshot, self.pending_change)
+        sync_status = await self.sync_status.read() if any(s.kind == "sync_status" for s in plan.selections) else []
+        shaper = Shaper(plan, execution.outcomes, self.health.snapshot, self.pending_change, sync_status)
         shaped = shaper.data()
         for entities in prepared.entities:  # federation's `_entities` fields (router.entities)
             entities.shape(shaper, shaped)

@@ -72,8 +72,10 @@ class Shaper:
         outcomes: Mapping[int, Outcome],
         status: Callable[[], Sequence[Mapping[str, Any]]],
         pending: PendingChange | None = None,
+        sync_status: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.plan = plan
+        self.sync_status = sync_status  # read by the router when syncStatus is asked for
         self.pending = pending
         self.outcomes = outcomes
         self.status = status  # called only when databaseStatus is asked for
@@ -125,6 +127,8 @@ class Shaper:
                 out[s.key] = s.typename
             elif s.kind == "database_status":
                 out[s.key] = [self._status(entry, s.selections) for entry in self.status()]
+            elif s.kind == "sync_status":
+                out[s.key] = [self._status(entry, s.selections) for entry in self.sync_status]
             elif s.kind == "root":
                 out[s.key] = self._root(s)
             elif s.kind == "mutation":

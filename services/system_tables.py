@@ -8,6 +8,10 @@ the DDL that creates them, and the catalog entries they get (EnsureSystemTables)
                           one row per change and target, written in the write's transaction
     dbmesh_outbox_drainers  which router drains the outbox for each target (a lease)
     dbmesh_applied        in a write-through target: the newest change applied to each row
+    dbmesh_sync_state     in a sync job's target (docs/reference.md §12): one row per job, its
+                          high-water mark and counts, written in the transaction of each batch
+    dbmesh_sync_leases    in a sync job's target: which `dbmesh sync serve` process runs the job's
+                          due run (a lease), and the last scheduled time it ran for
 
 The column types (VARCHAR, TEXT, BIGINT) mean the same on PostgreSQL, MySQL and SQLite, so one
 definition serves every engine. The catalog entry is built from the definition rather than
@@ -107,6 +111,26 @@ SYSTEM_TABLES = {
                 _ms("applied_at"),
             ),
             ("collection", "row_key"),
+        ),
+        SystemTable(
+            "dbmesh_sync_state",
+            (
+                _id("job"),
+                _Column("high_water", "TEXT", Logical.STRING, nullable=True),  # JSON: [cursor, key...]
+                _ms("rows_copied"),  # totals over every run
+                _ms("rows_deleted"),
+                _ms("run_started_at", nullable=True),  # the run that wrote this row
+                _ms("last_run_at", nullable=True),  # the last run that finished (ok or failed)
+                _ms("last_rows", nullable=True),  # rows copied by that run
+                _Column("last_error", "TEXT", Logical.STRING, nullable=True),
+                _ms("updated_at"),
+            ),
+            ("job",),
+        ),
+        SystemTable(
+            "dbmesh_sync_leases",
+            (_id("job"), _id("owner"), _ms("lease_until"), _ms("scheduled_for")),
+            ("job",),
         ),
         SystemTable(
             "dbmesh_decisions",

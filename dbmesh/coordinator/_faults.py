@@ -1,6 +1,7 @@
 """Fault points for the crash tests: `DBMESH_TEST_CRASH_AT=POINT[#N]` makes the process SIGKILL
 itself the N-th time (default: the first) it reaches POINT, e.g. `prepared:1`, `decided`,
-`committed:2` (the points are named where `crash_point` is called). Only tests set it; unset, a
+`committed:2`, or a sync job's `sync:upserted`, `sync:deleted`, `sync:state-written`,
+`sync:committed` (the points are named where `crash_point` is called). Only tests set it; unset, a
 point costs one dictionary lookup."""
 
 from __future__ import annotations

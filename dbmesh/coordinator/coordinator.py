@@ -48,11 +48,12 @@ class Coordinator:
     def engine(self, database: str) -> str:
         return self._engines[database]
 
-    def begin(self, databases: Iterable[str] = ()) -> Transaction:
+    def begin(self, databases: Iterable[str] = (), *, replication: Iterable[str] = ()) -> Transaction:
         """A transaction for one mutation operation. `databases` (optional: those its fields
         write) lets an operation that cannot be one transaction (two SQLite databases) be refused
-        with TransactionAborted before anything is written."""
-        return Transaction(self, databases)
+        with TransactionAborted before anything is written. `replication`: the databases it
+        writes as dbmesh's own replication (a sync job's target, which may be read_only)."""
+        return Transaction(self, databases, replication=replication)
 
     def decisions(self, database: str) -> SqliteDecisions:
         found = self._decisions.get(database)

@@ -53,8 +53,11 @@ class Transaction:
     Call `mutate` for each root field in document order, then `commit` (or `rollback` after any
     failure, which leaves nothing of the operation applied)."""
 
-    def __init__(self, coordinator: Coordinator, databases: Iterable[str] = ()) -> None:
+    def __init__(
+        self, coordinator: Coordinator, databases: Iterable[str] = (), *, replication: Iterable[str] = ()
+    ) -> None:
         self.id = new_transaction_id(coordinator.owner)
+        self._replication = frozenset(replication)
         self._coordinator = coordinator
         self._participants: dict[str, Participant] = {}
         self._finished = False
@@ -97,7 +100,8 @@ class Transaction:
             gid = ""
         else:
             gid = global_id(self.id, len(self._participants) + 1)
-        participant = Participant(database, client, await client.begin(gid), gid)
+        begun = await client.begin(gid, replication=database in self._replication)
+        participant = Participant(database, client, begun, gid)
         self._participants[database] = participant
         crash_point(f"begun:{len(self._participants)}")
         return participant

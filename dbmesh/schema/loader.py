@@ -420,7 +420,7 @@ class _Builder:
         return tuple(fields)
 
     def _check_names(self, owner: str, cls: type) -> None:
-        """Every field has a valid GraphQL name of its own; no root field is `databaseStatus`."""
+        """Every field has a valid GraphQL name of its own; no root field is `databaseStatus` or `syncStatus`."""
         seen: dict[str, str] = {}
         for field in [*_columns(self.hints.of(cls, self.fail_at(owner))), *_methods(cls)]:
             graphql_name = "lastSync" if field == "last_sync" else to_camel(field)
@@ -429,6 +429,8 @@ class _Builder:
                 fail(f"{graphql_name!r} is not a valid GraphQL name")
             if owner == "Query" and graphql_name == "databaseStatus":
                 fail("databaseStatus is a built-in field (docs/reference.md §6)")
+            if owner == "Query" and graphql_name == "syncStatus":
+                fail("syncStatus is a built-in field (docs/reference.md §12)")
             if graphql_name in seen:
                 other = seen[graphql_name]
                 if other == field:

@@ -184,7 +184,7 @@ def test_a_schema_without_entity_types_has_service_but_no_entities(tmp_path: Pat
         '@types.object\nclass Query:\n    @database("main")\n    def notes(self) -> list[Note]: ...\n'
     )
     schema, _ = build_graphql_schema(load_schema(module), federation=True)
-    assert set(schema.query_type.fields) == {"notes", "databaseStatus", "_service"}
+    assert set(schema.query_type.fields) == {"notes", "databaseStatus", "syncStatus", "_service"}
     assert schema.get_type("_Entity") is None and schema.get_type("_Any") is None
     build_schema(schema.query_type.fields["_service"].resolve(None, None)["sdl"].split("\n\n", 1)[1])
 

@@ -137,7 +137,7 @@ async def _state_tables(client: ResolverClient, backend: Backend) -> None:
     assert refused.value.message == (
         f"database {client.name!r} refused the request: unknown system table 'customers'"
         " (known: dbmesh_applied, dbmesh_coordinators, dbmesh_decisions, dbmesh_outbox, dbmesh_outbox_drainers,"
-        " dbmesh_transactions)"
+        " dbmesh_sync_leases, dbmesh_sync_state, dbmesh_transactions)"
     )
 
 
