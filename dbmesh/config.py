@@ -83,6 +83,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dbmesh.auth.config import AuthConfig, Permission, parse_auth, parse_permissions
 from dbmesh.errors import ConfigError
 
 __all__ = [
@@ -106,7 +107,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([0-9]{1,5})")
 _DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
 _LIST_TARGETS = ("ipv4:", "ipv6:")
-_SECRET_KEYS = frozenset({"password"})
+_SECRET_KEYS = frozenset({"password", "jwt_secret"})
 _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
@@ -322,6 +323,8 @@ class Config:
     source: str
     transactions: TransactionsConfig = field(default_factory=TransactionsConfig)
     telemetry: TelemetryConfig | None = None  # None: no [telemetry] table, no traces exported
+    auth: AuthConfig | None = None  # None: no [auth] table, every request may do everything (§14)
+    permissions: tuple[Permission, ...] = ()
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -395,7 +398,19 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     transactions = _parse_transactions(table, databases)
     found = _section(sections, "telemetry", source)
     telemetry = _parse_telemetry(_table(source, found[0], found[1], env)) if found else None
-    return Config(databases=databases, router=router, source=source, transactions=transactions, telemetry=telemetry)
+    found = _section(sections, "auth", source)
+    auth = parse_auth(_table(source, found[0], found[1], env), base_dir) if found else None
+    found = _section(sections, "permissions", source)
+    permissions = parse_permissions(source, found[0], found[1], auth) if found else ()
+    return Config(
+        databases=databases,
+        router=router,
+        source=source,
+        transactions=transactions,
+        telemetry=telemetry,
+        auth=auth,
+        permissions=permissions,
+    )
 
 
 def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -407,7 +422,8 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router", "transactions", "telemetry") + (() if prefix else ("FraiseQL",))
+        known: tuple[str, ...] = ("databases", "router", "transactions", "telemetry", "auth", "permissions")
+        known += () if prefix else ("FraiseQL",)
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"

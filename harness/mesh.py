@@ -37,6 +37,7 @@ class InProcessMesh:
     databases: dict[str, dict[str, Any]]  # name -> config keys (engine, path/host/...)
     schema_path: Path
     router_settings: dict[str, Any] = field(default_factory=dict)
+    extra_toml: str = ""  # more tables after [router] ([auth], [[permissions]], ...)
     resolvers: dict[str, RunningServer] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     url: str = ""
@@ -52,7 +53,8 @@ class InProcessMesh:
             name: {**settings, **({"resolver": f"127.0.0.1:{self.ports[name]}"} if name in self.ports else {})}
             for name, settings in self.databases.items()
         }
-        return config_toml(databases, {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings})
+        router = {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings}
+        return config_toml(databases, router) + "\n" + self.extra_toml
 
     async def start_resolver(self, name: str) -> None:
         base = parse_config(database_toml(name, self.databases[name]))
@@ -97,13 +99,16 @@ class InProcessMesh:
         if self.router is not None:
             await self.router.health.probe_all()
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-        """POST a query; the decoded response body."""
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """POST a query (with `token` as its bearer token); the decoded response body."""
         payload: dict[str, Any] = {"query": query, **extra}
         if variables is not None:
             payload["variables"] = variables
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         async with httpx.AsyncClient(timeout=60) as client:
-            response = await client.post(self.url, json=payload)
+            response = await client.post(self.url, json=payload, headers=headers)
         body: dict[str, Any] = response.json()
         return body
 
