@@ -9,6 +9,7 @@ In TOML, columns are named as in the schema module (snake_case), as `[[sync]] wh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +171,12 @@ def _public_key(table: _Table, data: bytes) -> rsa.RSAPublicKey | ec.EllipticCur
 
 def _jwks(table: _Table, data: bytes) -> jwt.PyJWKSet:
     try:
-        keys = jwt.PyJWKSet.from_json(data.decode("utf-8", "replace"))
-    except (jwt.PyJWKSetError, jwt.PyJWKError, ValueError) as error:
+        document = json.loads(data)
+    except ValueError:
+        raise table.error("not a JWKS file (not valid JSON)", "jwks_file") from None
+    try:
+        keys = jwt.PyJWKSet.from_dict(document)
+    except (jwt.PyJWKSetError, jwt.PyJWKError, ValueError, TypeError, AttributeError) as error:
         raise table.error(f"not a JWKS file ({error})", "jwks_file") from None
     for key in keys.keys:
         if key.algorithm_name not in ("RS256", "ES256"):
