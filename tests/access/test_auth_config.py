@@ -6,6 +6,8 @@ operators, against the schema module when the router is made. Secrets never appe
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,17 @@ def test_bad_jwks_files(tmp_path: Path) -> None:
     assert _error(f'[auth]\njwks_file = "{tmp_path / "oct.json"}"\n') == (
         "dbmesh.toml: auth.jwks_file: key 's1' is HS256: a JWKS file holds RS256 or ES256 keys"
     )
+
+
+def test_dbmesh_check_reports_a_bad_permission_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "dbmesh.toml"
+    config.write_text(DB + CASES["unknown column"])
+    done = subprocess.run(
+        [sys.executable, "-m", "dbmesh", "check", "-c", str(config), "-s", str(SCHEMA), "--offline"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    expected = EXPECTED["unknown column"].replace("dbmesh.toml", str(config))
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"dbmesh: error: {expected}\n")
