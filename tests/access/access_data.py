@@ -24,6 +24,7 @@ CACHED = [*CUSTOMERS, ("c3", "Cy", "cy@b.example", "b")]
 ORDERS = [(1, "c1", 10, "a"), (2, "c2", 20, "b"), (3, "c1", 30, "b"), (4, "c1", 40, "a")]
 
 MINE = '{ tenant = { _eq = "claims.https://dbmesh/claims.tenant" } }'  # the row's tenant is the caller's
+ANY_OF = '{ tenant = { _in = "claims.https://dbmesh/claims.tenants" } }'  # one of the caller's tenants
 
 AUTH = f"""
 [auth]
@@ -50,6 +51,19 @@ update = {{ columns = ["total"], filter = {{ total = {{ _lt = 1000 }} }} }}
 delete = {{ filter = {{ total = {{ _gte = 0 }} }} }}
 
 [[permissions]]
+role = "auditor"
+type = "Customer"
+select = {{ columns = ["id", "tenant"], filter = {ANY_OF} }}
+
+[[permissions]]
+role = "auditor"
+type = "Order"
+select = {{ columns = ["id", "customer_id", "tenant"], filter = {ANY_OF} }}
+
+[auth.roles.auditor]
+privileged = true
+
+[[permissions]]
 role = "anonymous"
 type = "Customer"
 select = {{ columns = ["name"], filter = {{ tenant = {{ _eq = "public" }} }} }}
@@ -57,13 +71,20 @@ select = {{ columns = ["name"], filter = {{ tenant = {{ _eq = "public" }} }} }}
 
 
 def token(
-    role: str = "customer", tenant: str | None = "a", key: Any = SECRET, algorithm: str = "HS256", **claims: Any
+    role: str = "customer",
+    tenant: str | None = "a",
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    tenants: list[str] | None = None,
+    **claims: Any,
 ) -> str:
-    """A token as the identity provider mints it (role and tenant in a namespaced claim)."""
+    """A token as the identity provider mints it (role and tenants in a namespaced claim)."""
     now = int(time.time())
     namespaced: dict[str, Any] = {"role": role}
     if tenant is not None:
         namespaced["tenant"] = tenant
+    if tenants is not None:
+        namespaced["tenants"] = tenants
     body = {"iss": "https://id.example.com", "aud": "dbmesh", "iat": now, "exp": now + 300, "sub": "u1"}
     body["https://dbmesh/claims"] = namespaced
     body.update(claims)

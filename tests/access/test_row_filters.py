@@ -138,6 +138,21 @@ async def test_per_role_limits(secured: InProcessMesh) -> None:
     assert "errors" not in admin
 
 
+async def test_claims_are_bound_values_never_sql_text(secured: InProcessMesh) -> None:
+    """A privileged role sees its trace: the filter is a placeholder on every database, the
+    claim's text is nowhere in the SQL, and a nested relation is still one batched call."""
+    hostile = "a' OR '1'='1"
+    auditor = token(role="auditor", tenant=None, tenants=["a", hostile])
+    query = "{ customers { id orders { id tenant } } }"
+    body = await secured.post(query, token=auditor, extensions={"trace": True})
+    assert body["data"] == {"customers": [{"id": "c1", "orders": [{"id": 1, "tenant": "a"}, {"id": 4, "tenant": "a"}]}]}
+    routes = body["extensions"]["trace"]["routes"]
+    assert [r["database"] for r in routes] == ["shop", "history"]
+    for route in routes:
+        assert "tenant" in route["query"]
+        assert hostile not in route["query"] and "'a'" not in route["query"]
+
+
 async def test_fallback_after_an_outage_is_filtered(secured: InProcessMesh) -> None:
     await secured.stop_resolver("shop")
     try:
