@@ -46,7 +46,16 @@ class _Unbound(Exception):
 
 def check_permissions(config: Config, model: SchemaModel) -> None:
     """Every permission entry names a type of the schema module, its columns and operators that
-    fit them; raises ConfigError naming the entry and key."""
+    fit them, and every `[auth.roles.<role>]` a role that exists; raises ConfigError naming the
+    entry and key."""
+    if config.auth is not None:
+        known_roles = {p.role for p in config.permissions} | {config.auth.admin_role}
+        known_roles |= {config.auth.anonymous_role} if config.auth.anonymous_role else set()
+        for role in config.auth.roles:
+            if role not in known_roles:
+                raise ConfigError(
+                    f"{config.source}: auth.roles.{role}: no such role (roles: {', '.join(sorted(known_roles))})"
+                )
     for permission in config.permissions:
         where = f"{config.source}: {permission.where}"
         obj = model.types.get(permission.type)

@@ -21,6 +21,7 @@ SCHEMA = Path(__file__).with_name("keys_schema.py")
 DB = '[[databases]]\nname = "only"\nengine = "sqlite"\npath = "x.db"\n'
 S = 'jwt_secret = "0123456789abcdef0123456789abcdef"\n'
 CASES = {
+    "limits of an unknown role": "[auth]\n" + S + "[auth.roles.ghost]\nmax_limit = 5\n",
     "no key": '[auth]\nissuer = "x"\n',
     "two keys": "[auth]\n" + S + 'jwks_file = "k.json"\n',
     "short secret": '[auth]\njwt_secret = "short"\n',
@@ -80,6 +81,7 @@ CASES = {
 }
 
 EXPECTED = {
+    "limits of an unknown role": "dbmesh.toml: auth.roles.ghost: no such role (roles: admin)",
     "no key": "dbmesh.toml: auth: set exactly one of jwt_secret, jwt_public_key_file, jwks_file",
     "two keys": "dbmesh.toml: auth: set exactly one of jwt_secret, jwt_public_key_file, jwks_file (got jwt_secret and jwks_file)",
     "short secret": "dbmesh.toml: auth.jwt_secret: must be at least 32 bytes (a shorter HS256 key is guessable)",
