@@ -128,6 +128,9 @@ async def test_hidden_types_columns_and_status_errors_are_validation_errors(secu
         body = await secured.post(query, token=A)
         assert [e["message"] for e in body["errors"]] == [message], query
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    auditor = token(role="auditor", tenant=None, tenants=["a"])  # privileged: sees probe errors
+    status = await secured.post("{ databaseStatus { name error } }", token=auditor)
+    assert sorted(s["name"] for s in status["data"]["databaseStatus"]) == ["cache", "history", "shop"]
 
 
 async def test_per_role_limits(secured: InProcessMesh) -> None:

@@ -128,3 +128,28 @@ async def test_jwks_file_picks_the_key_by_kid(tmp_path: Path) -> None:
             assert await _post(mesh, token) == (401, REFUSED), name
     finally:
         await mesh.stop()
+
+
+async def test_federation_fields_need_a_token_and_the_admin_role(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "only.db")
+    conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL)")
+    conn.commit()
+    conn.close()
+    databases = {"only": {"engine": "sqlite", "path": str(tmp_path / "only.db")}}
+    auth = '[auth]\njwt_secret = "federation-secret-0123456789-abcdef"\n'
+    mesh = await InProcessMesh(databases, SCHEMA, {"federation": True}, auth + PERMISSIONS).start()
+    try:
+        sdl = {"query": "{ _service { sdl } }"}
+        admin = jwt.encode({"role": "admin"}, "federation-secret-0123456789-abcdef", algorithm="HS256")
+        member = jwt.encode(_claims(), "federation-secret-0123456789-abcdef", algorithm="HS256")
+        async with httpx.AsyncClient() as client:
+            anonymous = await client.post(mesh.url, json=sdl)
+            assert (anonymous.status_code, anonymous.json()) == (401, REFUSED)
+            served = await client.post(mesh.url, json=sdl, headers={"Authorization": f"Bearer {admin}"})
+            assert "type Item" in served.json()["data"]["_service"]["sdl"]
+            refused = await client.post(mesh.url, json=sdl, headers={"Authorization": f"Bearer {member}"})
+            assert [e["message"] for e in refused.json()["errors"]] == [
+                "Cannot query field '_service' on type 'Query'."
+            ]
+    finally:
+        await mesh.stop()
