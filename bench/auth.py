@@ -4,7 +4,8 @@ prints a Markdown report (and writes it to bench/results/auth-latest.md).
 - verify: `Authenticator.principal` alone (PyJWT signature and claim checks), per key kind.
 - request: `Router.execute` over one SQLite resolver in this process (no HTTP), the same query
   `{ items { id owner } }` on 100 rows: without `[auth]`; with `[auth]` as the admin (no filter);
-  as a role whose row filter reads a claim (`owner = claims.org`, 50 rows match). Token
+  as a role whose row filter reads a claim (`owner IN claims.orgs`, every row matches, so the
+  three return the same 100 rows). Token
   verification is included in both `[auth]` rows, as the HTTP layer does it per request.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
@@ -38,7 +40,7 @@ PERMISSIONS = """
 [[permissions]]
 role = "member"
 type = "Item"
-select = { columns = ["id", "owner"], filter = { owner = { _eq = "claims.org" } } }
+select = { columns = ["id", "owner"], filter = { owner = { _in = "claims.orgs" } } }
 """
 
 
@@ -49,16 +51,6 @@ def _timed(calls: int, call: Callable[[], object]) -> float:
         start = time.perf_counter()
         for _ in range(calls):
             call()
-        rounds.append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(rounds)
-
-
-async def _timed_async(calls: int, call: Callable[[], Awaitable[object]]) -> float:
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(calls):
-            await call()
         rounds.append((time.perf_counter() - start) / calls * 1e6)
     return statistics.median(rounds)
 
@@ -110,33 +102,37 @@ async def _requests(folder: Path, calls: int) -> list[tuple[str, float]]:
     plain = parse_config(config_toml(settings))
     secured = parse_config(config_toml(settings) + f'\n[auth]\njwt_secret = "{SECRET}"\n' + PERMISSIONS)
     model = load_schema(SCHEMA, ["only"])
-    out = []
+    cases = (
+        ("no [auth]", plain, None, None),
+        ("[auth], admin token (no filter)", secured, "admin", None),
+        ("[auth], member token (row filter on a claim, matching every row)", secured, "member", ["o0", "o1"]),
+    )
+    routers = [Router(config, model) for _, config, _, _ in cases]
+    calls_of = []
+    for router, (_, _, role, org) in zip(routers, cases, strict=True):
+        await router.start(check_schema=False)
+        header = f"Bearer {jwt.encode({'role': role, 'orgs': org}, SECRET, algorithm='HS256')}" if role else None
+
+        async def once(r: Router = router, h: str | None = header, expected: int = 100) -> None:
+            principal = r.authenticator.principal(h) if r.authenticator is not None else None
+            response = await r.execute(QUERY, None, principal)
+            assert len(response.body["data"]["items"]) == expected
+
+        await once()
+        calls_of.append(once)
+    rounds: list[list[float]] = [[] for _ in cases]
     try:
-        for name, config, role, org in (
-            ("no [auth]", plain, None, None),
-            ("[auth], admin token (no filter)", secured, "admin", None),
-            ("[auth], member token (row filter on a claim)", secured, "member", "o1"),
-        ):
-            router = Router(config, model)
-            await router.start(check_schema=False)
-            try:
-                header = None
-                if role is not None:
-                    header = f"Bearer {jwt.encode({'role': role, 'org': org}, SECRET, algorithm='HS256')}"
-                rows = 100 if org is None else 50
-
-                async def once(r: Router = router, h: str | None = header, expected: int = rows) -> None:
-                    principal = r.authenticator.principal(h) if r.authenticator is not None else None
-                    response = await r.execute(QUERY, None, principal)
-                    assert len(response.body["data"]["items"]) == expected
-
-                await once()
-                out.append((name, await _timed_async(calls, once)))
-            finally:
-                await router.stop()
+        for _ in range(5):  # the cases take turns, so a drift of the machine hits them alike
+            for i, once in enumerate(calls_of):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await once()
+                rounds[i].append((time.perf_counter() - start) / calls * 1e6)
     finally:
+        for router in routers:
+            await router.stop()
         await server.stop(grace=0)
-    return out
+    return [(name, statistics.median(r)) for (name, *_), r in zip(cases, rounds, strict=True)]
 
 
 async def main(calls: int) -> str:
@@ -144,10 +140,14 @@ async def main(calls: int) -> str:
         folder = Path(tmp)
         verify = _verify(folder, calls)
         requests = await _requests(folder, max(calls // 10, 50))
+    load = f"{os.getloadavg()[0]:.2f}"
     lines = [
         "# Access control: cost per request (bench/auth.py)",
         "",
-        f"Median of 5 rounds; {calls} verifications per round, {max(calls // 10, 50)} requests per round.",
+        f"Load average (1 min) when the run ended: {load}, on {os.cpu_count()} CPUs.",
+        "",
+        f"Median of 5 rounds; {calls} verifications per round, {max(calls // 10, 50)} requests per round"
+        " (the three request cases take turns in each round).",
         "",
         "| token verification | µs per token |",
         "|---|---|",
