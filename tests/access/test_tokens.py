@@ -118,6 +118,9 @@ async def test_no_token_is_the_anonymous_role(secured: InProcessMesh) -> None:
     assert body == {"data": {"__type": {"fields": [{"name": "name"}]}}}
     body = await secured.post("{ orders { id } }")
     assert body["errors"][0]["message"] == "Cannot query field 'orders' on type 'Query'."
+    # customer(id:) is gone too: its required argument filters a column the role cannot read.
+    body = await secured.post('{ __type(name: "Query") { fields { name } } }')
+    assert body == {"data": {"__type": {"fields": [{"name": "customers"}, {"name": "databaseStatus"}]}}}
 
 
 async def test_tokens_never_reach_the_logs(secured: InProcessMesh, caplog: pytest.LogCaptureFixture) -> None:
