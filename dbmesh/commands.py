@@ -21,6 +21,7 @@ from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.mesh import MeshConfig
+from dbmesh.router.access import check_permissions
 from dbmesh.schema import SchemaModel, load_schema
 
 __all__ = [
@@ -46,6 +47,7 @@ def _load(config_path: str, schema_path: str) -> tuple[Config, SchemaModel]:
     config = load_config(config_path)
     read_only = [d.name for d in config.databases if d.read_only]
     model = load_schema(schema_path, [d.name for d in config.databases], read_only=read_only)
+    check_permissions(config, model)  # [[permissions]] against the schema module (docs/reference.md §14)
     return config, model
 
 

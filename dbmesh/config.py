@@ -85,6 +85,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dbmesh.auth.config import AuthConfig, Permission, parse_auth, parse_permissions
 from dbmesh.errors import ConfigError
 from dbmesh.mesh import MeshConfig, parse_mesh
 
@@ -112,7 +113,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]/]+):([0-9]{1,5})")
 _DNS_TARGET = re.compile(r"dns:///([A-Za-z0-9_.-]+):([0-9]{1,5})")
 _LIST_TARGETS = ("ipv4:", "ipv6:")
-_SECRET_KEYS = frozenset({"password", "token"})
+_SECRET_KEYS = frozenset({"password", "token", "jwt_secret"})
 _NETWORK_KEYS = ("host", "port", "database", "username", "password", "replicas")
 
 
@@ -330,6 +331,8 @@ class Config:
     telemetry: TelemetryConfig | None = None  # None: no [telemetry] table, no traces exported
     mesh: MeshConfig = field(default_factory=MeshConfig)  # [mesh] (dbmesh/mesh.py): token and mTLS to resolvers
     sync: tuple[SyncJob, ...] = ()  # the [[sync]] jobs (dbmesh.sync.config)
+    auth: AuthConfig | None = None  # None: no [auth] table, every request may do everything (§14)
+    permissions: tuple[Permission, ...] = ()
 
     def database(self, name: str) -> DatabaseConfig:
         """The database called ``name``; a :class:`ConfigError` listing the known names otherwise."""
@@ -406,6 +409,10 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     found = _section(sections, "mesh", source)
     mesh = parse_mesh(_table(source, found[0], found[1], env), base_dir) if found else MeshConfig()
     sync = _parse_sync_jobs(_section(sections, "sync", source), source, env, databases)
+    found = _section(sections, "auth", source)
+    auth = parse_auth(_table(source, found[0], found[1], env), base_dir) if found else None
+    found = _section(sections, "permissions", source)
+    permissions = parse_permissions(source, found[0], found[1], auth) if found else ()
     return Config(
         databases=databases,
         router=router,
@@ -414,6 +421,8 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
         telemetry=telemetry,
         mesh=mesh,
         sync=sync,
+        auth=auth,
+        permissions=permissions,
     )
 
 
@@ -440,7 +449,8 @@ def _sections(document: dict[str, Any], source: str) -> list[tuple[str, dict[str
             raise ConfigError(f"{source}: FraiseQL: expected a table, got {_type_name(fraiseql)}")
         sections.append(("FraiseQL.", fraiseql))
     for prefix, table in sections:
-        known = ("databases", "router", "transactions", "telemetry", "mesh", "sync") + (() if prefix else ("FraiseQL",))
+        known: tuple[str, ...] = ("databases", "router", "transactions", "telemetry", "mesh", "sync", "auth")
+        known += ("permissions",) + (() if prefix else ("FraiseQL",))
         for key in table:
             if key not in known:
                 where = f"{prefix.rstrip('.')}: unknown key" if prefix else "unknown top-level key"

@@ -38,6 +38,7 @@ class InProcessMesh:
     schema_path: Path
     router_settings: dict[str, Any] = field(default_factory=dict)
     mesh: dict[str, Any] = field(default_factory=dict)  # the [mesh] table: token, tls_* (dbmesh/mesh.py)
+    extra_toml: str = ""  # more tables after [router] ([auth], [[permissions]], ...)
     resolvers: dict[str, RunningServer] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     url: str = ""
@@ -54,7 +55,7 @@ class InProcessMesh:
             for name, settings in self.databases.items()
         }
         router = {"probe_interval_secs": 0.5, "breaker_reset_secs": 0.5, **self.router_settings}
-        return config_toml(databases, router, mesh=self.mesh)
+        return config_toml(databases, router, mesh=self.mesh) + "\n" + self.extra_toml
 
     async def start_resolver(self, name: str) -> None:
         base = parse_config(database_toml(name, self.databases[name]) + (mesh_toml(self.mesh) if self.mesh else ""))
@@ -99,13 +100,16 @@ class InProcessMesh:
         if self.router is not None:
             await self.router.health.probe_all()
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-        """POST a query; the decoded response body."""
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """POST a query (with `token` as its bearer token); the decoded response body."""
         payload: dict[str, Any] = {"query": query, **extra}
         if variables is not None:
             payload["variables"] = variables
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         async with httpx.AsyncClient(timeout=60) as client:
-            response = await client.post(self.url, json=payload)
+            response = await client.post(self.url, json=payload, headers=headers)
         body: dict[str, Any] = response.json()
         return body
 

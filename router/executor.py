@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import Undefined
@@ -31,10 +31,13 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.errors import CallError, CodedError
 from dbmesh.router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, Virtual
-from dbmesh.router.requests import build_request, key_variables, resolve_arguments
+from dbmesh.router.requests import all_of, build_request, key_variables, resolve_arguments
 from dbmesh.router.schema import SchemaIndex
 from dbmesh.router.traffic import Fetched, Traffic
 from dbmesh.telemetry import NO_SPAN, Span
+
+if TYPE_CHECKING:
+    from dbmesh.router.access import RowAccess
 
 __all__ = ["Execution", "Outcome"]
 
@@ -64,8 +67,11 @@ class Execution:
         default_limit: int | None = None,
         budget: ResponseBudget | None = None,
         span: Span = NO_SPAN,
+        rows: RowAccess | None = None,
     ) -> None:
+        """`rows`: the caller's row filters (`router.access`), ANDed into every request; None: none."""
         self.plan = plan
+        self.rows = rows
         self.span = span
         self.default_limit = default_limit
         self.budget = budget or ResponseBudget(1 << 62, 1 << 62)
@@ -100,8 +106,20 @@ class Execution:
     # --- fetches --------------------------------------------------------------------------------
 
     def _request(self, node: Fetch | BatchedJoin) -> pb.QueryRequest:
-        """A request of this execution's own: a copy of the plan's template when the fetch reads no
-        variable, else built from this request's variables. The plan itself is never written."""
+        """A request of this execution's own, with the caller's row filter for its type ANDed in
+        (every database of the fetch's chain gets this same request)."""
+        request = self._unfiltered(node)
+        fetch = node.fetch if isinstance(node, BatchedJoin) else node
+        if self.rows is not None and (allowed := self.rows.read(fetch.type)) is not None:
+            both = [request.predicate, allowed] if request.HasField("predicate") else [allowed]
+            combined = all_of(both)
+            assert combined is not None
+            request.predicate.CopyFrom(combined)
+        return request
+
+    def _unfiltered(self, node: Fetch | BatchedJoin) -> pb.QueryRequest:
+        """A copy of the plan's template when the fetch reads no variable, else built from this
+        request's variables. The plan itself is never written."""
         request = pb.QueryRequest()
         template = self.plan.templates.get(node.id)
         if template is not None:

@@ -16,6 +16,11 @@
   reachable or covered by a live fallback; 503 otherwise), `GET /readyz?partial=true` (started and
   able to serve, partial results included: for load balancers), `GET /metrics` (Prometheus text).
 - An incoming W3C `traceparent` header is passed on to the resolvers; otherwise one is made.
+- With `[auth]` (docs/reference.md §14) every GraphQL request — POST, GET, each operation of a
+  batch, persisted queries, federation fields, GraphiQL's own requests — needs `Authorization:
+  Bearer <JWT>` (or gets the anonymous role); a refused one is HTTP 401 with one fixed
+  UNAUTHENTICATED error, whatever was wrong. The GraphiQL page itself, `/healthz`, `/readyz` and
+  `/metrics` stay open.
 - Automatic persisted queries (`extensions.persistedQuery`, Apollo's protocol: `router.persisted`)
   on both methods, batch items included; GET refuses a persisted mutation as it refuses any.
 
@@ -42,6 +47,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dbmesh.auth import Principal
 from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.metrics import CONTENT_TYPE
 from dbmesh.router.persisted import PersistedQueries, Refusal
@@ -57,6 +63,7 @@ _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 _NOT_ACCEPTABLE = "Accept must allow application/graphql-response+json or application/json"
+UNAUTHENTICATED = "Unauthenticated."  # the one answer to any refused token: nothing about why
 
 
 class Answer(NamedTuple):
@@ -73,6 +80,18 @@ def _json(body: Any, status: int = 200, media_type: str = JSON) -> Answer:
 
 def _bad_request(message: str, status: int = 400, media_type: str = JSON) -> Answer:
     return _json({"errors": [graphql_error(message, "BAD_USER_INPUT")]}, status, media_type)
+
+
+def _unauthenticated(media: str) -> Answer:
+    return _json({"errors": [graphql_error(UNAUTHENTICATED, "UNAUTHENTICATED")]}, 401, media)
+
+
+def _principal(router: Router, authorization: str | None) -> Principal | Answer | None:
+    """Who asks (None without [auth]), or the 401 answer."""
+    if router.authenticator is None:
+        return None
+    principal = router.authenticator.principal(authorization)
+    return principal if principal is not None else _unauthenticated(JSON)
 
 
 def _response(answer: Answer) -> Response:
@@ -162,11 +181,13 @@ def _decode_param(params: Mapping[str, str], name: str) -> Any:
     return orjson.loads(raw)
 
 
-async def _execute(router: Router, request: GraphQLRequest, traceparent: str | None) -> tuple[dict[str, Any], int]:
+async def _execute(
+    router: Router, request: GraphQLRequest, traceparent: str | None, principal: Principal | None
+) -> tuple[dict[str, Any], int]:
     """The response body and status of one operation. Anything unexpected is logged and answered
     as one INTERNAL_SERVER_ERROR (JSON, status 500), never a bare HTTP 500."""
     try:
-        response = await router.execute(request, traceparent)
+        response = await router.execute(request, traceparent, principal)
     except Exception:
         log.exception("request failed")
         return {"errors": [graphql_error("Internal server error.", "INTERNAL_SERVER_ERROR")]}, 500
@@ -174,16 +195,21 @@ async def _execute(router: Router, request: GraphQLRequest, traceparent: str | N
 
 
 async def _answer(
-    router: Router, request: GraphQLRequest | Refusal, traceparent: str | None
+    router: Router, request: GraphQLRequest | Refusal, traceparent: str | None, principal: Principal | None
 ) -> tuple[dict[str, Any], int]:
     """The response body and status of one operation, or of a persisted query not run."""
     if isinstance(request, Refusal):
         return {"errors": [request.error]}, 400 if request.request_error else 200
-    return await _execute(router, request, traceparent)
+    return await _execute(router, request, traceparent, principal)
 
 
 async def _run(
-    router: Router, persisted: PersistedQueries, payload: Any, media: str, traceparent: str | None
+    router: Router,
+    persisted: PersistedQueries,
+    payload: Any,
+    media: str,
+    traceparent: str | None,
+    principal: Principal | None = None,
 ) -> Answer:
     """The answer to a decoded request body: one operation, or a batch (a JSON array)."""
     limits = router.config.router
@@ -196,20 +222,22 @@ async def _run(
         invalid = [p for p in parsed if isinstance(p, str)]
         if invalid:
             return _bad_request(invalid[0], 400, media)
-        answers = await asyncio.gather(*(_answer(router, p, traceparent) for p in parsed if not isinstance(p, str)))
+        answers = await asyncio.gather(
+            *(_answer(router, p, traceparent, principal) for p in parsed if not isinstance(p, str))
+        )
         failed = any(status == 500 for _, status in answers)
         return _json([body for body, _ in answers], 500 if failed else 200, media)
     resolved = persisted.resolve(payload)
     one = resolved if isinstance(resolved, Refusal) else _request_from(resolved)
     if isinstance(one, str):
         return _bad_request(one, 400, media)
-    body, status = await _answer(router, one, traceparent)
+    body, status = await _answer(router, one, traceparent, principal)
     if status == 400 and media != GRAPHQL_RESPONSE:
         status = 200  # application/json: every well-formed request is 200 (GraphQL-over-HTTP)
     return _json(body, status, media)
 
 
-_WANTED = frozenset((b"accept", b"content-type", b"content-length", b"traceparent"))
+_WANTED = frozenset((b"accept", b"content-type", b"content-length", b"traceparent", b"authorization"))
 
 
 class GraphQLEndpoint:
@@ -251,6 +279,9 @@ class GraphQLEndpoint:
         media = _accepted(headers.get(b"accept"))
         if media is None:
             return _bad_request(_NOT_ACCEPTABLE, 406)
+        principal = _principal(self.router, headers.get(b"authorization"))
+        if isinstance(principal, Answer):
+            return _unauthenticated(media)
         content_type = headers.get(b"content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             return _bad_request("Content-Type must be application/json", 415, media)
@@ -262,7 +293,8 @@ class GraphQLEndpoint:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             return _bad_request("the request body is not valid JSON", 400, media)
-        return await _run(self.router, self.persisted, payload, media, _traceparent(headers.get(b"traceparent")))
+        traceparent = _traceparent(headers.get(b"traceparent"))
+        return await _run(self.router, self.persisted, payload, media, traceparent, principal)
 
 
 def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint:
@@ -302,6 +334,9 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
         media = _accepted(accept)
         if media is None:
             return _response(_bad_request(_NOT_ACCEPTABLE, 406))
+        principal = _principal(router, request.headers.get("authorization"))
+        if isinstance(principal, Answer):
+            return _response(_unauthenticated(media))
         try:
             payload = {
                 "query": params.get("query"),
@@ -319,7 +354,7 @@ def create_app(router: Router, *, manage_router: bool = True) -> GraphQLEndpoint
         ):
             return _response(_bad_request("mutations are not allowed over GET", 405, media))
         traceparent = _traceparent(request.headers.get("traceparent"))
-        return _response(await _run(router, persisted, payload, media, traceparent))
+        return _response(await _run(router, persisted, payload, media, traceparent, principal))
 
     @app.get("/healthz")
     async def healthz() -> Response:

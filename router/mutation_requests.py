@@ -21,16 +21,19 @@ from typing import Any
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.errors import BadUserInput
 from dbmesh.router.plan import Mutate
-from dbmesh.router.requests import LOGICAL, _Where, to_value
+from dbmesh.router.requests import LOGICAL, _Where, all_of, to_value
 from dbmesh.router.schema import SchemaIndex
 from dbmesh.schema.model import ObjectType
 
 __all__ = ["mutate_requests"]
 
 
-def mutate_requests(step: Mutate, index: SchemaIndex, arguments: Mapping[str, Any]) -> list[pb.MutateRequest]:
+def mutate_requests(
+    step: Mutate, index: SchemaIndex, arguments: Mapping[str, Any], restrict: pb.Expression | None = None
+) -> list[pb.MutateRequest]:
     """The requests that carry out `step` with these resolved arguments (GraphQL name -> value),
-    in order; none for an insert of no objects."""
+    in order; none for an insert of no objects. `restrict` (a role's row filter, docs/reference.md
+    §14) is ANDed into an update's or delete's `where`."""
     target = index.model.types[step.type]
     returning = [pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar]) for c in step.columns]
     field = ".".join(step.path)
@@ -40,6 +43,8 @@ def mutate_requests(step: Mutate, index: SchemaIndex, arguments: Mapping[str, An
             for operation in _inserts(target, arguments.get("objects") or [], arguments.get("onConflict"), field)
         ]
     predicate = _predicate(target, arguments.get("where") or {}, field)
+    if restrict is not None:
+        predicate = all_of([predicate, restrict]) or predicate
     if step.operation == "update":
         values = _values(target, arguments.get("set") or {})
         amounts = _values(target, arguments.get("inc") or {})

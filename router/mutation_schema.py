@@ -42,7 +42,7 @@ from graphql import (
     GraphQLScalarType,
 )
 
-from dbmesh.schema.model import MutationField, MutationKind, ObjectType, Scalar
+from dbmesh.schema.model import Column, MutationField, MutationKind, ObjectType, Scalar
 
 __all__ = ["MUTATION_RESULT_FIELDS", "NUMERIC", "MutationTypes"]
 
@@ -58,8 +58,15 @@ class MutationTypes:
         scalars: Mapping[Scalar, GraphQLScalarType],
         objects: Mapping[str, GraphQLObjectType],
         where: Callable[[ObjectType], GraphQLInputObjectType],
+        columns: Callable[[ObjectType, str], tuple[Column, ...]] = lambda obj, _operation: obj.columns,
+        *,
+        upsert: bool = True,
     ) -> None:
+        """`columns(obj, operation)`: the columns an insert or update may write; without `upsert`
+        no `onConflict` (a role's schema: an upsert would update rows outside its filters, §14)."""
         self.scalars = scalars
+        self.columns = columns
+        self.upsert = upsert
         self.objects = objects
         self.where = where
         self._inputs: dict[str, GraphQLInputObjectType] = {}
@@ -70,10 +77,9 @@ class MutationTypes:
         """The GraphQL field of one mutation field, writing rows of `obj`."""
         result = self.result(obj)
         if mutation.kind is MutationKind.INSERT:
-            args = {
-                "objects": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(self.insert(obj))))),
-                "onConflict": GraphQLArgument(self.on_conflict(obj)),
-            }
+            args = {"objects": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(self.insert(obj)))))}
+            if self.upsert:
+                args["onConflict"] = GraphQLArgument(self.on_conflict(obj))
         elif mutation.kind is MutationKind.UPDATE:
             args = {"where": GraphQLArgument(GraphQLNonNull(self.where(obj))), "set": GraphQLArgument(self.set(obj))}
             inc = self.inc(obj)
@@ -90,7 +96,7 @@ class MutationTypes:
                 c.graphql_name: GraphQLInputField(
                     self.scalars[c.scalar] if c.nullable else GraphQLNonNull(self.scalars[c.scalar])
                 )
-                for c in obj.columns
+                for c in self.columns(obj, "insert")
             }
             self._inputs[name] = GraphQLInputObjectType(
                 name, fields, description=f"One {obj.name} to insert; a nullable field may be left out."
@@ -100,7 +106,7 @@ class MutationTypes:
     def set(self, obj: ObjectType) -> GraphQLInputObjectType:
         name = f"{obj.name}Set"
         if name not in self._inputs:
-            fields = {c.graphql_name: GraphQLInputField(self.scalars[c.scalar]) for c in obj.columns}
+            fields = {c.graphql_name: GraphQLInputField(self.scalars[c.scalar]) for c in self.columns(obj, "update")}
             self._inputs[name] = GraphQLInputObjectType(
                 name, fields, description=f"The columns of {obj.name} an update sets (null sets NULL)."
             )
@@ -109,7 +115,7 @@ class MutationTypes:
     def inc(self, obj: ObjectType) -> GraphQLInputObjectType | None:
         """`TInc`: the numeric columns of `obj`, or None when it has none."""
         name = f"{obj.name}Inc"
-        numeric = [c for c in obj.columns if c.scalar in NUMERIC]
+        numeric = [c for c in self.columns(obj, "update") if c.scalar in NUMERIC]
         if not numeric:
             return None
         if name not in self._inputs:
@@ -122,7 +128,7 @@ class MutationTypes:
     def column(self, obj: ObjectType) -> GraphQLEnumType:
         name = f"{obj.name}Column"
         if name not in self._enums:
-            values = {c.graphql_name: GraphQLEnumValue(c.name) for c in obj.columns}
+            values = {c.graphql_name: GraphQLEnumValue(c.name) for c in self.columns(obj, "insert")}
             self._enums[name] = GraphQLEnumType(name, values, description=f"A column of {obj.name}.")
         return self._enums[name]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import Undefined
@@ -38,6 +38,9 @@ from dbmesh.router.plan import Mutate, Plan
 from dbmesh.router.requests import LOGICAL, resolve_arguments, to_value
 from dbmesh.router.schema import SchemaIndex
 
+if TYPE_CHECKING:
+    from dbmesh.router.access import RowAccess
+
 __all__ = ["run_mutations"]
 
 log = logging.getLogger("dbmesh.router")
@@ -50,10 +53,13 @@ async def run_mutations(
     variables: Mapping[str, Any],
     routes: list[dict[str, Any]],
     outbox: Outbox | None = None,
+    rows: RowAccess | None = None,
 ) -> dict[int, Outcome]:
     """Run the plan's `Mutate` steps as one transaction; the outcome of each step (its rows, each
     followed by its database, and its affected row count, or its error). Statements go to
-    `routes` for the trace; write-through fields' rows go to `outbox`."""
+    `routes` for the trace; write-through fields' rows go to `outbox`. With `rows` (a role's row
+    filters, `router.access`), updates and deletes reach only rows inside them, inserted rows must
+    pass the role's insert check, and `returning` leaves out rows the role cannot read."""
     databases = list(dict.fromkeys(step.database for step in plan.mutations))
     through = {step.id: index.mutations[step.field].write_through for step in plan.mutations}
     if outbox is not None:
@@ -72,7 +78,7 @@ async def run_mutations(
     for step in plan.mutations:
         targets = through[step.id] if outbox is not None else ()
         try:
-            outcomes[step.id], written = await _run_step(step, index, transaction, variables, routes, targets)
+            outcomes[step.id], written = await _run_step(step, index, transaction, variables, routes, targets, rows)
             if written is not None and outbox is not None:
                 changes.append((step.database, await outbox.record(transaction, written)))
         except CodedError as exc:
@@ -109,6 +115,7 @@ async def _run_step(
     variables: Mapping[str, Any],
     routes: list[dict[str, Any]],
     targets: tuple[str, ...],
+    access: RowAccess | None = None,
 ) -> tuple[Outcome, Written | None]:
     """Run one field's requests; its outcome, and (with write-through `targets`) the rows it
     wrote, every column of them."""
@@ -119,16 +126,29 @@ async def _run_step(
     }
     target = index.model.types[step.type]
     selected = len(step.columns)
-    extra = [c for c in target.columns if c.name not in {s.name for s in step.columns}] if targets else []
+    checked = set(access.columns(step.type, step.operation)) if access is not None else set()
+    extra = [
+        c for c in target.columns if c.name not in {s.name for s in step.columns} and (targets or c.name in checked)
+    ]
+    returned = [*(c.name for c in step.columns), *(c.name for c in extra)]
+    restrict = access.write(step.type, step.operation) if access is not None and step.operation != "insert" else None
     outcome = Outcome()
     written: list[list[Any]] = []
-    for request in mutate_requests(step, index, arguments):
+    for request in mutate_requests(step, index, arguments, restrict):
         request.returning.extend(pb.ColumnRef(name=c.name, type=LOGICAL[c.scalar.value]) for c in extra)
         response = await transaction.mutate(step.database, request)
         outcome.affected += response.affected_rows
         if request.returning:
             rows: list[list[Any]] = orjson.loads(response.returning.rows_json)
-            outcome.rows += [[*row[:selected], step.database] for row in rows] if step.columns else []
+            readable = rows
+            if access is not None:
+                named = [dict(zip(returned, row, strict=True)) for row in rows]
+                if step.operation == "insert":
+                    access.check_insert(step.type, named, ".".join(step.path))
+                readable = [
+                    row for row, values in zip(rows, named, strict=True) if access.passes(step.type, "filter", values)
+                ]
+            outcome.rows += [[*row[:selected], step.database] for row in readable] if step.columns else []
             written += rows
         routes += [
             {
@@ -142,7 +162,7 @@ async def _run_step(
         ]
     if not targets:
         return outcome, None
-    columns = [*(c.name for c in step.columns), *(c.name for c in extra)]
+    columns = returned
     scalars = {c.name: c.scalar.value for c in target.columns}
     return outcome, Written(
         database=step.database,

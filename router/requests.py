@@ -24,10 +24,12 @@ from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
 
 __all__ = [
     "LOGICAL",
+    "all_of",
     "build_request",
     "declared_arguments",
     "effective_limit",
     "key_variables",
+    "match_nothing",
     "resolve_arguments",
     "to_value",
 ]
@@ -129,6 +131,16 @@ def _conjunction(expressions: list[pb.Expression]) -> pb.Expression | None:
     if len(expressions) == 1:
         return expressions[0]
     return _group("and", expressions)
+
+
+def all_of(expressions: list[pb.Expression]) -> pb.Expression | None:
+    """The AND of `expressions` (None for none)."""
+    return _conjunction(expressions)
+
+
+def match_nothing() -> pb.Expression:
+    """A predicate no row satisfies: NOT (the empty AND, which every row satisfies)."""
+    return _negation(_group("and", []))
 
 
 class _Where:

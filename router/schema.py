@@ -11,6 +11,7 @@ maps each GraphQL field back to what serves it, for the planner.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -53,7 +54,7 @@ from dbmesh.schema.model import (
     SchemaModel,
 )
 
-__all__ = ["DATABASE_STATUS", "FieldBinding", "SchemaIndex", "build_graphql_schema"]
+__all__ = ["DATABASE_STATUS", "OPERATORS", "FieldBinding", "SchemaIndex", "Visibility", "build_graphql_schema"]
 
 DATABASE_STATUS = "databaseStatus"
 
@@ -71,7 +72,7 @@ _SCALARS: dict[Scalar, GraphQLScalarType] = {
 
 # Which `where` operators each scalar's comparison input offers.
 _ORDERED = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null")
-_OPERATORS: dict[Scalar, tuple[str, ...]] = {
+OPERATORS: dict[Scalar, tuple[str, ...]] = {
     Scalar.STRING: (*_ORDERED, "_like", "_ilike"),
     Scalar.INT: _ORDERED,
     Scalar.FLOAT: _ORDERED,
@@ -82,6 +83,19 @@ _OPERATORS: dict[Scalar, tuple[str, ...]] = {
     Scalar.BOOLEAN: ("_eq", "_neq", "_is_null"),
     Scalar.JSON: ("_is_null",),
 }
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one role's schema shows (`router.access`, docs/reference.md §14): the types it may
+    read, with the columns it may read; the (type, insert|update|delete) it may write, with the
+    columns it may write; and whether `DatabaseStatus.error` is there. A relation to a hidden type,
+    a root field returning one and an argument filtering a hidden column are left out."""
+
+    columns: Mapping[str, frozenset[str]]
+    writes: Mapping[tuple[str, str], frozenset[str]]
+    status_error: bool = False
+
 
 BindingKind = Literal["column", "relation", "source_database", "last_sync", "is_stale"]
 
@@ -116,9 +130,10 @@ def _graphql_default(value: Any) -> Any:
 
 
 class _Builder:
-    def __init__(self, model: SchemaModel, federation: bool) -> None:
+    def __init__(self, model: SchemaModel, federation: bool, visibility: Visibility | None = None) -> None:
         self.model = model
         self.federation = federation
+        self.visibility = visibility
         self.index = SchemaIndex(model)
         self.objects: dict[str, GraphQLObjectType] = {}
         self.inputs: dict[str, GraphQLInputObjectType] = {}
@@ -128,6 +143,38 @@ class _Builder:
             description="ASC sorts NULLs last, DESC sorts them first, on every engine.",
         )
 
+    # --- what a role sees (all of it without a Visibility) --------------------------------------
+
+    def visible(self, type_name: str) -> bool:
+        return self.visibility is None or type_name in self.visibility.columns
+
+    def columns(self, obj: ObjectType) -> tuple[Column, ...]:
+        if self.visibility is None:
+            return obj.columns
+        shown = self.visibility.columns.get(obj.name, frozenset())
+        return tuple(c for c in obj.columns if c.name in shown)
+
+    def writable(self, obj: ObjectType, operation: str) -> tuple[Column, ...]:
+        if self.visibility is None:
+            return obj.columns
+        allowed = self.visibility.writes.get((obj.name, operation), frozenset())
+        return tuple(c for c in obj.columns if c.name in allowed)
+
+    def shown_arguments(self, target: ObjectType, declared: tuple[Argument, ...]) -> tuple[Argument, ...] | None:
+        """The declared arguments a role may use (not those filtering a column it cannot read);
+        None when a required one is hidden, which hides the field."""
+        if self.visibility is None:
+            return declared
+        readable = {c.name for c in self.columns(target)}
+        shown = []
+        for arg in declared:
+            if arg.kind is ArgumentKind.FILTER and (arg.column or arg.name) not in readable:
+                if not arg.nullable and arg.default is MISSING:
+                    return None
+                continue
+            shown.append(arg)
+        return tuple(shown)
+
     # --- inputs -------------------------------------------------------------------------------
 
     def comparison(self, scalar: Scalar) -> GraphQLInputObjectType:
@@ -135,7 +182,7 @@ class _Builder:
         if name not in self.inputs:
             graphql_scalar = _SCALARS[scalar]
             fields: dict[str, GraphQLInputField] = {}
-            for op in _OPERATORS[scalar]:
+            for op in OPERATORS[scalar]:
                 if op in ("_in", "_nin"):
                     fields[op] = GraphQLInputField(GraphQLList(GraphQLNonNull(graphql_scalar)))
                 elif op == "_is_null":
@@ -150,7 +197,7 @@ class _Builder:
         if name not in self.inputs:
 
             def fields() -> dict[str, GraphQLInputField]:
-                result = {c.graphql_name: GraphQLInputField(self.comparison(c.scalar)) for c in obj.columns}
+                result = {c.graphql_name: GraphQLInputField(self.comparison(c.scalar)) for c in self.columns(obj)}
                 this = self.inputs[name]
                 result["_and"] = GraphQLInputField(GraphQLList(GraphQLNonNull(this)))
                 result["_or"] = GraphQLInputField(GraphQLList(GraphQLNonNull(this)))
@@ -165,7 +212,7 @@ class _Builder:
     def order_by(self, obj: ObjectType) -> GraphQLInputObjectType:
         name = f"{obj.name}OrderBy"
         if name not in self.inputs:
-            fields = {c.graphql_name: GraphQLInputField(self.direction) for c in obj.columns}
+            fields = {c.graphql_name: GraphQLInputField(self.direction) for c in self.columns(obj)}
             self.inputs[name] = GraphQLInputObjectType(
                 name, fields, description=f"One sort key of {obj.name}: exactly one field per item."
             )
@@ -205,7 +252,7 @@ class _Builder:
     def object_type(self, obj: ObjectType) -> GraphQLObjectType:
         def fields() -> dict[str, GraphQLField]:
             result: dict[str, GraphQLField] = {}
-            for column in obj.columns:
+            for column in self.columns(obj):
                 graphql_type: GraphQLOutputType = _SCALARS[column.scalar]
                 result[column.graphql_name] = GraphQLField(
                     graphql_type if column.nullable else GraphQLNonNull(graphql_type)  # type: ignore[arg-type]
@@ -224,9 +271,12 @@ class _Builder:
                 self.index.fields[(obj.name, "isStale")] = FieldBinding("is_stale")
             for rel in obj.relations:
                 target = self.model.types[rel.target]
+                arguments = self.shown_arguments(target, rel.arguments)
+                if not self.visible(rel.target) or arguments is None:
+                    continue
                 result[rel.graphql_name] = GraphQLField(
                     self.served_type(rel.target, rel.many, rel.item_nullable),
-                    self.arguments(target, rel.many, rel.arguments),
+                    self.arguments(target, rel.many, arguments),
                     description=rel.description,
                 )
                 self.index.fields[(obj.name, rel.graphql_name)] = FieldBinding("relation", relation=rel)
@@ -244,23 +294,31 @@ class _Builder:
                 "latency_ms": GraphQLField(GraphQLFloat, description="The last probe's round trip, in ms."),
                 "last_check": GraphQLField(DateTimeScalar, description="When the last probe finished."),
                 "circuit": GraphQLField(GraphQLNonNull(GraphQLString), description="closed, open or half_open."),
-                "error": GraphQLField(GraphQLString),
+                **(
+                    {"error": GraphQLField(GraphQLString)}
+                    if self.visibility is None or self.visibility.status_error
+                    else {}
+                ),
             },
             description="A configured database, from the router's background probes (docs/reference.md §6).",
         )
 
     def build(self) -> tuple[GraphQLSchema, SchemaIndex]:
         for obj in self.model.types.values():
-            self.objects[obj.name] = self.object_type(obj)
+            if self.visible(obj.name):
+                self.objects[obj.name] = self.object_type(obj)
         query_fields: dict[str, GraphQLField] = {}
         for root in self.model.query:
             target = self.model.types[root.target]
+            arguments = self.shown_arguments(target, root.arguments)
+            if not self.visible(root.target) or arguments is None:
+                continue
             if root.source is None:  # composite: a virtual object built from the arguments
                 root_type: GraphQLOutputType = self.objects[root.target]
             else:
                 root_type = self.served_type(root.target, root.many, root.item_nullable)
             query_fields[root.graphql_name] = GraphQLField(
-                root_type, self.arguments(target, root.many, root.arguments), description=root.description
+                root_type, self.arguments(target, root.many, arguments), description=root.description
             )
             self.index.roots[root.graphql_name] = root
         query_fields[DATABASE_STATUS] = GraphQLField(
@@ -284,16 +342,25 @@ class _Builder:
         return schema, self.index
 
     def mutation(self) -> GraphQLObjectType | None:
-        if not self.model.mutation:
+        mutations = [
+            m
+            for m in self.model.mutation
+            if self.visibility is None
+            or (self.visible(m.target) and (m.target, m.kind.value) in self.visibility.writes)
+        ]
+        if not mutations:
             return None
-        types = MutationTypes(_SCALARS, self.objects, self.where)
+        types = MutationTypes(_SCALARS, self.objects, self.where, self.writable, upsert=self.visibility is None)
         fields: dict[str, GraphQLField] = {}
-        for mutation in self.model.mutation:
+        for mutation in mutations:
             fields[mutation.graphql_name] = types.field(mutation, self.model.types[mutation.target])
             self.index.mutations[mutation.graphql_name] = mutation
         return GraphQLObjectType("Mutation", fields)
 
 
-def build_graphql_schema(model: SchemaModel, *, federation: bool = False) -> tuple[GraphQLSchema, SchemaIndex]:
-    """The schema served over `model`; with `federation`, an Apollo Federation 2 subgraph's."""
-    return _Builder(model, federation).build()
+def build_graphql_schema(
+    model: SchemaModel, *, federation: bool = False, visibility: Visibility | None = None
+) -> tuple[GraphQLSchema, SchemaIndex]:
+    """The schema served over `model`; with `federation`, an Apollo Federation 2 subgraph's; with
+    `visibility`, only what one role may see and do (docs/reference.md §14)."""
+    return _Builder(model, federation, visibility).build()

@@ -31,10 +31,12 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, default_field_resolver, execute, get_operation_ast
 
+from dbmesh.auth import Authenticator, Principal
 from dbmesh.config import Config
 from dbmesh.coordinator import Coordinator
 from dbmesh.errors import SchemaError
 from dbmesh.outbox import Outbox, row_key
+from dbmesh.router.access import FULL, RoleView, RowAccess, check_permissions, role_views
 from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.entities import seed
 from dbmesh.router.executor import Execution
@@ -42,7 +44,7 @@ from dbmesh.router.health import HealthMonitor
 from dbmesh.router.metrics import Metrics
 from dbmesh.router.mutations import run_mutations
 from dbmesh.router.plan import Plan, plan_to_json
-from dbmesh.router.preparation import Preparation, Rejected
+from dbmesh.router.preparation import Rejected
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.router.shaping import Shaper
 from dbmesh.router.sync_status import SyncStatusReader
@@ -91,8 +93,15 @@ class Router:
             raise SchemaError(problems[0])
         self.config = config
         self.model = model
+        if config.auth is not None:
+            check_permissions(config, model)
         self.schema, self.index = build_graphql_schema(model, federation=config.router.federation)
-        self.preparation = Preparation(self.schema, self.index, config.router)
+        # One view per role (router.access): its schema, its caches, its limits. FULL: the admin's.
+        self.views = role_views(config, model, (self.schema, self.index))
+        self.preparation = self.views[FULL].preparation
+        self.authenticator = (
+            Authenticator(config.auth, [r for r in self.views if r != FULL]) if config.auth is not None else None
+        )
         self.metrics = Metrics()
         self.traffic = Traffic(config, self.metrics)
         self.health = HealthMonitor(config, model, self.traffic, self.metrics)
@@ -144,22 +153,39 @@ class Router:
                 key = row_key([fields[name] for name in graphql])
         return pending.holds(key)
 
-    def _wants_trace(self, request: GraphQLRequest) -> bool:
+    def view(self, principal: Principal | None) -> RoleView:
+        """What `principal` is served with: the full schema without [auth] or for the admin role."""
+        if principal is None or self.config.auth is None or principal.role == self.config.auth.admin_role:
+            return self.views[FULL]
+        return self.views[principal.role]
+
+    def _wants_trace(self, request: GraphQLRequest, view: RoleView) -> bool:
+        if not view.privileged:
+            return False
         mode = self.config.router.tracing
         if mode == "always":
             return True
         return mode == "request" and bool((request.extensions or {}).get("trace"))
 
-    async def execute(self, request: GraphQLRequest, traceparent: str | None = None) -> Response:
+    async def execute(
+        self, request: GraphQLRequest, traceparent: str | None = None, principal: Principal | None = None
+    ) -> Response:
+        """The response to `request` from `principal` (None: no [auth], or an in-process caller
+        with every permission)."""
         start = time.perf_counter()
         with self.tracing.request(traceparent, {}) as span:
-            response = await self._execute(request, span.traceparent or traceparent or new_traceparent(), span)
+            traceparent = span.traceparent or traceparent or new_traceparent()
+            response = await self._execute(request, traceparent, span, principal)
             span.set("dbmesh.outcome", response.outcome)
         self.metrics.request(response.outcome, time.perf_counter() - start)
         return response
 
-    async def _execute(self, request: GraphQLRequest, traceparent: str, span: Span) -> Response:
-        prepared = self.preparation.prepare(request.query, request.operation_name, request.variables)
+    async def _execute(
+        self, request: GraphQLRequest, traceparent: str, span: Span, principal: Principal | None
+    ) -> Response:
+        view = self.view(principal)
+        rows = None if view.admin else RowAccess(view, principal, self.model)
+        prepared = view.preparation.prepare(request.query, request.operation_name, request.variables)
         if isinstance(prepared, Rejected):
             return Response({"errors": prepared.errors}, request_error=True, outcome="error")
         plan, document = prepared.plan, prepared.document
@@ -167,23 +193,24 @@ class Router:
             span.set("graphql.operation.type", plan.operation)
             if (operation := get_operation_ast(document, request.operation_name)) and operation.name:
                 span.set("graphql.operation.name", operation.name.value)
-        limits = self.config.router
+        limits = view.limits
         execution = Execution(
             plan,
-            self.index,
+            view.index,
             self.traffic,
             prepared.variables,
             traceparent,
             default_limit=limits.default_limit,
             budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
             span=span,
+            rows=rows,
         )
         execution.outcomes.update(seed(prepared.entities))
         started = time.perf_counter()
         if plan.mutations:
             execution.outcomes.update(
                 await run_mutations(
-                    plan, self.index, self.coordinator, prepared.variables, execution.routes, self.outbox
+                    plan, view.index, self.coordinator, prepared.variables, execution.routes, self.outbox, rows
                 )
             )
         await execution.run()
@@ -196,7 +223,7 @@ class Router:
         errors = shaper.errors
         if plan.introspection:
             result = execute(
-                self.schema,
+                view.schema,
                 document,
                 root_value=data,
                 variable_values=dict(request.variables or {}),
@@ -210,7 +237,7 @@ class Router:
         if errors:
             body["errors"] = errors
         body["data"] = data
-        if self._wants_trace(request):
+        if self._wants_trace(request, view):
             body["extensions"] = {
                 "trace": {
                     "query": request.query,
