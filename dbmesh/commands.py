@@ -22,7 +22,7 @@ from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.schema import SchemaModel, load_schema
 
-__all__ = ["check", "demo", "health", "init", "outbox", "plan", "resolver", "router", "transactions", "up"]
+__all__ = ["check", "demo", "health", "init", "outbox", "plan", "reconcile", "resolver", "router", "transactions", "up"]
 
 log = logging.getLogger("dbmesh")
 
@@ -469,3 +469,39 @@ async def outbox(config_path: str) -> int:
     for error in failed:
         print(f"not read: {error.message}")
     return 3 if failed else 0
+
+
+async def reconcile(
+    config_path: str, table: str, source: str, target: str, options: Any, *, target_table: str | None, as_json: bool
+) -> int:
+    """`dbmesh reconcile` (docs/reference.md §13): exit 0 when the tables are equal, 1 when they differ.
+    A database without a `resolver` address gets one in this process for the command's duration
+    (its checksums are then computed here, still next to the database's own driver)."""
+    from dbmesh.reconcile import Side
+    from dbmesh.reconcile import reconcile as compare
+    from dbmesh.resolver.client import ResolverClient
+    from dbmesh.services.server import RunningServer, create_server
+
+    config = load_config(config_path)
+    chosen = [config.database(source), config.database(target)]
+    servers: list[RunningServer] = []
+    clients: list[ResolverClient] = []
+    try:
+        for db in chosen:
+            if not db.resolver:
+                db.connection()  # its variables are needed now: one line, before any server starts
+                servers.append(await create_server(db, "127.0.0.1:0"))
+                db = db.with_resolver(f"127.0.0.1:{servers[-1].port}")
+            clients.append(ResolverClient(db))
+        sides = (Side(source, table, clients[0]), Side(target, target_table or table, clients[1]))
+        result = await compare(*sides, options)
+    finally:
+        for client in clients:
+            await client.close()
+        for server in servers:
+            await server.stop(0)
+    if as_json:
+        print(json.dumps(result.document()))
+    else:
+        print("\n".join(result.lines()))
+    return 0 if result.equal else 1
