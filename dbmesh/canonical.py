@@ -90,24 +90,28 @@ def key_order(logicals: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, .
 
 
 def to_value(logical: int, value: Any) -> pb.Value:
-    """A canonical key value of `logical` as a contract `Value`, to bind in a predicate."""
+    """A canonical value of `logical` as a contract `Value`, to bind in a predicate. A value that
+    is not one of that type goes as a string, for the resolver to refuse naming the column
+    (`column 'id' (integer): 'abc' is not a valid value`), never rounded or coerced here."""
     if value is None:
         return pb.Value(null=True)
-    if logical == pb.LOGICAL_TYPE_INT:
-        return pb.Value(int=int(value))
-    if logical == pb.LOGICAL_TYPE_FLOAT:
+    exact = isinstance(value, int) and not isinstance(value, bool)
+    if logical == pb.LOGICAL_TYPE_INT and exact:
+        return pb.Value(int=value)
+    if logical == pb.LOGICAL_TYPE_FLOAT and (exact or isinstance(value, float)):
         return pb.Value(float=float(value))
-    if logical == pb.LOGICAL_TYPE_BOOLEAN:
-        return pb.Value(boolean=bool(value))
-    if logical == pb.LOGICAL_TYPE_DECIMAL:
+    if logical == pb.LOGICAL_TYPE_BOOLEAN and isinstance(value, bool):
+        return pb.Value(boolean=value)
+    if logical == pb.LOGICAL_TYPE_DECIMAL and (exact or isinstance(value, (float, str))):
         return pb.Value(decimal=str(value))
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
     if logical == pb.LOGICAL_TYPE_UUID:
-        return pb.Value(uuid=str(value))
+        return pb.Value(uuid=text)
     if logical == pb.LOGICAL_TYPE_DATETIME:
-        return pb.Value(datetime=str(value))
+        return pb.Value(datetime=text)
     if logical == pb.LOGICAL_TYPE_DATE:
-        return pb.Value(date=str(value))
-    return pb.Value(string=str(value))
+        return pb.Value(date=text)
+    return pb.Value(string=text)
 
 
 def _cmp(column: str, op: int, value: pb.Value) -> pb.Expression:

@@ -247,6 +247,7 @@ def _where(text: str, columns: Mapping[str, int]) -> pb.Expression:
             if op not in _OPERATORS:
                 raise DbmeshError(f"--where: {path}: unknown operator {op!r} (known: {', '.join(_OPERATORS)})")
             logical = columns[column]
+
             if op in ("_in", "_nin"):
                 values = value if isinstance(value, list) else [value]
                 operand = pb.Operand(list=pb.ValueList(values=[to_value(logical, v) for v in values]))
@@ -334,10 +335,15 @@ class _Comparison:
         return await side.checksum(request)
 
     async def run(self) -> None:
-        whole_a, whole_b = await asyncio.gather(
-            self.checksum(self.source, self.request(None, None)), self.checksum(self.target, self.request(None, None))
+        wholes = await asyncio.gather(
+            self.checksum(self.source, self.request(None, None)),
+            self.checksum(self.target, self.request(None, None)),
+            return_exceptions=True,
         )
-        a, b = whole_a.segments[0], whole_b.segments[0]
+        for whole in wholes:  # the source's failure first, whichever answered first
+            if isinstance(whole, BaseException):
+                raise whole
+        a, b = (w.segments[0] for w in wholes if isinstance(w, pb.ChecksumResponse))
         if a.rows == b.rows and a.checksum == b.checksum:
             self.result.same += a.rows
             return
