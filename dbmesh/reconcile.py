@@ -17,6 +17,7 @@ engines is equal. `Result.rows_moved` counts the rows the merge brought to this 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -32,6 +33,8 @@ from dbmesh.resolver.client import CallError, ResolverClient, call_error
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
 __all__ = ["DENSE", "FANOUT", "Options", "Result", "Side", "plan", "reconcile"]
+
+log = logging.getLogger("dbmesh.reconcile")
 
 FANOUT = 32
 DENSE = 0.5
@@ -375,24 +378,32 @@ class _Comparison:
             await self.range(low, high, x_rows, y_rows, depth + 1)
 
     async def rows(self, side: Side, lower: Key | None, upper: Key | None) -> AsyncIterator[list[Any]]:
-        """The range's canonical rows in key order, `batch_rows` at a time."""
+        """The range's canonical rows in key order, `batch_rows` at a time; the next page is
+        asked for while this one is compared (at most two pages per side in memory)."""
         plan = self.plan
-        after: Key | None = None
         batch = self.options.batch_rows
-        while True:
+        width = len(plan.key)
+
+        def page(after: Key | None) -> asyncio.Task[list[list[Any]]]:
             request = pb.QueryRequest(
                 columns=plan.refs(),
                 predicate=key_range(plan.key, plan.key_types, where=plan.where, lower=lower, upper=upper, after=after),
                 order_by=[pb.OrderBy(column=k) for k in plan.key],
                 limit=batch,
             )
-            rows = await side.query(request)
-            self.result.rows_moved += len(rows)
-            for row in rows:
-                yield row
-            if len(rows) < batch:
-                return
-            after = rows[-1][: len(plan.key)]
+            return asyncio.ensure_future(side.query(request))
+
+        pending: asyncio.Task[list[list[Any]]] | None = page(None)
+        try:
+            while pending is not None:
+                rows = await pending
+                self.result.rows_moved += len(rows)
+                pending = page(rows[-1][:width]) if len(rows) == batch else None
+                for row in rows:
+                    yield row
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def merge(self, lower: Key | None, upper: Key | None) -> None:
         width = len(self.plan.key)
@@ -412,7 +423,8 @@ class _Comparison:
                 b = await anext(target, None)
             else:
                 self.compare(a, b)
-                a, b = await asyncio.gather(anext(source, None), anext(target, None))
+                a = await anext(source, None)
+                b = await anext(target, None)
 
     def compare(self, a: list[Any], b: list[Any]) -> None:
         width = len(self.plan.key)
@@ -448,4 +460,10 @@ async def reconcile(source: Side, target: Side, options: Options) -> Result:
     except CallError as exc:
         raise DbmeshError(exc.message) from None
     result.seconds = time.perf_counter() - start
+    log.debug(
+        "reconcile %s: %d rows moved to this process, %d checksum calls",
+        source.table,
+        result.rows_moved,
+        result.checksum_calls,
+    )
     return result
