@@ -10,8 +10,9 @@ A canonical value (as `Query` returns it) is turned into its comparison form:
 - everything else as it is (booleans, ints, floats, lower-case UUIDs, UTC timestamps ending in `Z`,
   dates; strings keep trailing spaces and case: they are differences).
 
-A row's digest is the MD5 of the JSON array of its comparison forms; a segment's checksum is the
-sum (mod 2^64) of its rows' digests' first 8 bytes, order-independent like reladiff's.
+A row's digest is the MD5 of its text (`row_text`: the comparison forms, length-prefixed, which
+PostgreSQL and MariaDB can also write in SQL); a segment's checksum is the sum (mod 2^64) of its
+rows' digests' first 8 bytes, order-independent like reladiff's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["MASK", "comparable", "group", "key_order", "key_range", "row_digest", "to_value"]
+__all__ = ["MASK", "comparable", "group", "key_order", "key_range", "row_digest", "row_text", "to_value"]
 
 MASK = (1 << 64) - 1
 
@@ -62,10 +63,33 @@ def comparable(logical: int) -> Callable[[Any], Any]:
     return convert
 
 
+def _text(value: Any) -> str:
+    if value is None:
+        return "N"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return f"V{len(text)}:{text}"
+
+
+def row_text(values: Sequence[Any]) -> str:
+    """The row's comparison forms as one text: `N` for NULL, else `V<length>:<text>` per value
+    (length in code points), with no escaping, so a database can write it in SQL too
+    (services/checksum_sql.py)."""
+    return "".join(_text(v) for v in values)
+
+
 def row_digest(values: Sequence[Any]) -> int:
-    """The first 8 bytes of the MD5 of the row's comparison forms, as an unsigned integer."""
-    text = orjson.dumps(list(values), option=orjson.OPT_SORT_KEYS)
-    return int.from_bytes(hashlib.md5(text, usedforsecurity=False).digest()[:8], "big")
+    """The first 8 bytes of the MD5 of the row's text, as an unsigned integer."""
+    digest = hashlib.md5(row_text(values).encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 def _datetime(value: Any) -> Any:

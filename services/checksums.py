@@ -17,6 +17,7 @@ three dialects; see docs/reference.md §13 for what that costs.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -24,8 +25,10 @@ import orjson
 from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import CollectionInfo, Logical
-from dbmesh.services.compiler import compile_query
-from dbmesh.services.engines.base import Engine
+from dbmesh.services.checksum_sql import hash_sql, sum_sql
+from dbmesh.services.compiler import compile_predicate, compile_query
+from dbmesh.services.dialects.base import Params
+from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import InvalidArgument
 from dbmesh.services.values import reader
 
@@ -76,6 +79,91 @@ class _Segments:
         )
 
 
+class _Scan:
+    """The range's segments counted and summed by the database (services/checksum_sql.py)."""
+
+    def __init__(
+        self,
+        collection: CollectionInfo,
+        engine: Engine,
+        key: list[str],
+        key_types: list[int],
+        key_readers: list[Any],
+        where: pb.Expression | None,
+        lower: list[Any] | None,
+        upper: list[Any] | None,
+        batch: int,
+    ) -> None:
+        self.collection = collection
+        self.engine = engine
+        self.key = key
+        self.key_types = key_types
+        self.key_readers = key_readers
+        self.where = where
+        self.lower = lower
+        self.upper = upper
+        self.batch = batch
+        self.statements: list[pb.Statement] = []
+
+    async def _fetch(self, conn: Connection, sql: str, params: list[Any]) -> list[Sequence[Any]]:
+        start = time.perf_counter()
+        rows = await conn.fetch(sql, params)
+        self.statements.append(pb.Statement(sql=sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows)))
+        return rows
+
+    async def _boundaries(self, conn: Connection, segment_rows: int) -> list[list[Any]]:
+        """The key `segment_rows` rows after each boundary: one index range read per segment."""
+        found: list[list[Any]] = []
+        start = self.lower
+        while True:
+            query = pb.QueryRequest(
+                collection=self.collection.name,
+                columns=[pb.ColumnRef(name=k, type=t) for k, t in zip(self.key, self.key_types, strict=True)],  # type: ignore[arg-type]
+                predicate=key_range(self.key, self.key_types, where=self.where, lower=start, upper=self.upper),
+                order_by=[pb.OrderBy(column=k) for k in self.key],
+                limit=1,
+                offset=segment_rows,
+            )
+            statement = compile_query(query, self.collection, self.engine.dialect).statements[0]
+            rows = await self._fetch(conn, statement.sql, statement.params)
+            if not rows:
+                return found
+            start = [read(v) for read, v in zip(self.key_readers, rows[0], strict=True)]
+            found.append(start)
+
+    async def in_sql(self, hashed: str, given: list[list[Any]] | None, segment_rows: int) -> pb.ChecksumResponse:
+        dialect = self.engine.dialect
+        segments = _Segments()
+        async with self.engine.connection() as conn:
+            boundaries = given if given is not None else []
+            if given is None and segment_rows > 0:
+                boundaries = await self._boundaries(conn, segment_rows)
+            params = Params(dialect)
+            cases = [
+                compile_predicate(key_range(self.key, self.key_types, upper=b), dialect, self.collection, params)
+                for b in boundaries
+            ]
+            bucket = (
+                "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(cases)) + f" ELSE {len(cases)} END"
+                if cases
+                else "0"
+            )
+            range_ = key_range(self.key, self.key_types, where=self.where, lower=self.lower, upper=self.upper)
+            where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
+            sql = (
+                f"SELECT s.b, COUNT(*), {sum_sql(self.engine.name, 's.h')} FROM (SELECT {bucket} AS b, {hashed} AS h"
+                f" FROM {dialect.quote(self.collection.name)} WHERE {where}) AS s GROUP BY s.b"
+            )
+            totals = {int(b): (int(n), int(total)) for b, n, total in await self._fetch(conn, sql, params.values)}
+        for i, boundary in enumerate([None, *boundaries]):
+            if boundary is not None:
+                segments.start(boundary)
+            n, total = totals.get(i, (0, 0))
+            segments.rows[-1] = n
+            segments.sums[-1] = total & MASK
+        return segments.response(0, self.statements)
+
+
 async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engine: Engine) -> pb.ChecksumResponse:
     if not request.key:
         raise InvalidArgument("a checksum needs at least one key column")
@@ -99,6 +187,12 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
     columns = [pb.ColumnRef(name=ref.name, type=t) for ref, t in zip(refs, logicals, strict=True)]  # type: ignore[arg-type]
     where = request.predicate if request.HasField("predicate") else None
 
+    hashed = hash_sql(
+        engine.name, [(i, Logical(t), engine.dialect.column(i)) for i, t in zip(infos, logicals, strict=True)]
+    )
+    if hashed is not None:
+        scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
+        return await scan.in_sql(hashed, given, request.segment_rows)
     segments = _Segments()
     bounds = [order(b) for b in given] if given is not None else []
     limit = request.segment_rows

@@ -107,4 +107,6 @@ async def test_dense_differences_are_merged_within_the_batch(sides: tuple[Databa
     assert result.checksum_calls == 2 + 2
     assert result.rows_moved == 2 * rows
     assert max(source.largest_page, target.largest_page) == 100
-    assert max(source.largest_statement, target.largest_statement) == 100
+    # The databases sum the segments themselves (services/checksum_sql.py): a statement returns one
+    # row per segment, never the table's rows.
+    assert max(source.largest_statement, target.largest_statement) <= FANOUT
