@@ -20,9 +20,9 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import orjson
@@ -35,6 +35,8 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 __all__ = ["DENSE", "FANOUT", "Options", "Result", "Side", "plan", "reconcile"]
 
 log = logging.getLogger("dbmesh.reconcile")
+
+T = TypeVar("T")
 
 FANOUT = 32
 DENSE = 0.5
@@ -337,32 +339,76 @@ class _Comparison:
         self.result.checksum_calls += 1
         return await side.checksum(request)
 
-    async def run(self) -> None:
-        wholes = await asyncio.gather(
-            self.checksum(self.source, self.request(None, None)),
-            self.checksum(self.target, self.request(None, None)),
-            return_exceptions=True,
+    @property
+    def numeric(self) -> bool:
+        """An integer key: ranges split by value, both sides at once (no leader pass)."""
+        return len(self.plan.key) == 1 and self.plan.key_types[0] == pb.LOGICAL_TYPE_INT
+
+    async def _end(self, side: Side, direction: int) -> int | None:
+        """The smallest (ASC) or largest (DESC) key of `side`'s rows, None when it has none."""
+        request = pb.QueryRequest(
+            columns=self.plan.refs()[:1],
+            order_by=[pb.OrderBy(column=self.plan.key[0], direction=direction)],  # type: ignore[arg-type]
+            limit=1,
         )
-        for whole in wholes:  # the source's failure first, whichever answered first
-            if isinstance(whole, BaseException):
-                raise whole
-        a, b = (w.segments[0] for w in wholes if isinstance(w, pb.ChecksumResponse))
+        if self.plan.where is not None:
+            request.predicate.CopyFrom(self.plan.where)
+        rows = await side.query(request)
+        self.result.rows_moved += len(rows)
+        return int(rows[0][0]) if rows else None
+
+    async def run(self) -> None:
+        if self.numeric:
+            ends = await _gathered(
+                *(
+                    self._end(side, d)
+                    for side in (self.source, self.target)
+                    for d in (pb.DIRECTION_ASC, pb.DIRECTION_DESC)
+                )
+            )
+            found = [e for e in ends if e is not None]
+            if not found:
+                return
+            low, high = min(found), max(found) + 1
+            await self.range([low], [high], high - low, high - low, 0)
+            return
+        wholes = await _gathered(
+            self.checksum(self.source, self.request(None, None)), self.checksum(self.target, self.request(None, None))
+        )
+        a, b = (w.segments[0] for w in wholes)
         if a.rows == b.rows and a.checksum == b.checksum:
             self.result.same += a.rows
             return
         await self.range(None, None, a.rows, b.rows, 0)
 
-    async def range(self, lower: Key | None, upper: Key | None, rows_a: int, rows_b: int, depth: int) -> None:
-        """Compare [lower, upper), which holds `rows_a` source and `rows_b` target rows."""
+    async def _segments(
+        self, lower: Key | None, upper: Key | None, rows_a: int, rows_b: int
+    ) -> tuple[list[Key], pb.ChecksumResponse, pb.ChecksumResponse]:
+        """[lower, upper) in segments, checksummed on both sides: by value for an integer key,
+        else by row count of the side with more rows, which the other side then follows."""
+        if self.numeric and lower and upper:
+            step = math.ceil((upper[0] - lower[0]) / FANOUT)
+            boundaries = [[v] for v in range(lower[0] + step, upper[0], step)]
+            given = orjson.dumps(boundaries)
+            a, b = await _gathered(
+                self.checksum(self.source, self.request(lower, upper, boundaries_json=given)),
+                self.checksum(self.target, self.request(lower, upper, boundaries_json=given)),
+            )
+            return boundaries, a, b
         most = max(rows_a, rows_b)
-        if most <= self.options.merge_rows or depth >= _MAX_DEPTH:
-            await self.merge(lower, upper)
-            return
         leader, other = (self.source, self.target) if rows_a >= rows_b else (self.target, self.source)
         split = await self.checksum(leader, self.request(lower, upper, segment_rows=math.ceil(most / FANOUT)))
         follow = await self.checksum(other, self.request(lower, upper, boundaries_json=split.boundaries_json))
         a, b = (split, follow) if leader is self.source else (follow, split)
-        boundaries: list[Key] = orjson.loads(split.boundaries_json)
+        return orjson.loads(split.boundaries_json), a, b
+
+    async def range(self, lower: Key | None, upper: Key | None, rows_a: int, rows_b: int, depth: int) -> None:
+        """Compare [lower, upper), which holds `rows_a` source and `rows_b` target rows (for an
+        integer key, at most that many)."""
+        if max(rows_a, rows_b) <= self.options.merge_rows or depth >= _MAX_DEPTH:
+            await self.merge(lower, upper)
+            return
+        boundaries, a, b = await self._segments(lower, upper, rows_a, rows_b)
         bounds = [lower, *boundaries, upper]
         differing = []
         for i, (x, y) in enumerate(zip(a.segments, b.segments, strict=True)):
@@ -437,6 +483,16 @@ class _Comparison:
             self.result.changed(a[:width], changed)
         else:
             self.result.same += 1
+
+
+async def _gathered(*calls: Awaitable[T]) -> list[T]:
+    """The calls' results, run at once; a failure is raised in the order of `calls` (the
+    source's first), whichever failed first."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
 
 
 def _coalesced(segments: list[tuple[Key | None, Key | None, int, int]]) -> list[tuple[Key | None, Key | None]]:

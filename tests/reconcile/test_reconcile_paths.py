@@ -5,6 +5,7 @@ row-by-row merge and are all found, and no statement or page carries more than t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Container
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.server import RunningServer, create_server
 
 LARGE = 20_000
+ENDS = 4  # the smallest and largest key of each side
 
 
 class CountingSide(Side):
@@ -72,12 +74,14 @@ async def _run(config: Path, options: Options) -> tuple[Result, CountingSide, Co
             await server.stop(0)
 
 
-async def test_equal_tables_move_no_rows(sides: tuple[Database, Database, Path]) -> None:
+async def test_equal_tables_move_no_rows_but_their_ends(sides: tuple[Database, Database, Path]) -> None:
     pg, maria, tmp = sides
     await _fill(pg, LARGE)
     await _fill(maria, LARGE)
     result, _, _ = await _run(write_config(tmp / "dbmesh.toml", pg, maria), Options())
-    assert (result.equal, result.same, result.rows_moved, result.checksum_calls) == (True, LARGE, 0, 2)
+    # An integer key: the smallest and largest key of each side (4 one-column rows), then one
+    # Checksum per side of FANOUT segments by value, all equal.
+    assert (result.equal, result.same, result.rows_moved, result.checksum_calls) == (True, LARGE, ENDS, 2)
 
 
 async def test_few_differences_in_a_large_table_move_few_rows(sides: tuple[Database, Database, Path]) -> None:
@@ -90,8 +94,8 @@ async def test_few_differences_in_a_large_table_move_few_rows(sides: tuple[Datab
     assert [d["key"]["id"] for d in result.examples["different"]] == sorted(changed)
     # One level of FANOUT segments of LARGE / FANOUT rows; only the three that differ are merged,
     # both sides' rows of each: 3 * 2 * 625 = 3,750 of the 40,000 rows.
-    assert result.rows_moved == 3 * 2 * (LARGE // FANOUT)
-    assert result.checksum_calls == 2 + 2
+    assert result.rows_moved == ENDS + 3 * 2 * (LARGE // FANOUT)
+    assert result.checksum_calls == 2
 
 
 async def test_dense_differences_are_merged_within_the_batch(sides: tuple[Database, Database, Path]) -> None:
@@ -104,9 +108,36 @@ async def test_dense_differences_are_merged_within_the_batch(sides: tuple[Databa
     result, source, target = await _run(write_config(tmp / "dbmesh.toml", pg, maria), options)
     assert (result.different, result.same) == (len(changed), rows - len(changed))
     # Every segment differs: a dense level goes straight to the merge (no deeper bisection).
-    assert result.checksum_calls == 2 + 2
-    assert result.rows_moved == 2 * rows
+    assert result.checksum_calls == 2
+    assert result.rows_moved == ENDS + 2 * rows
     assert max(source.largest_page, target.largest_page) == 100
     # The databases sum the segments themselves (services/checksum_sql.py): a statement returns one
     # row per segment, never the table's rows.
     assert max(source.largest_statement, target.largest_statement) <= FANOUT
+
+
+async def test_a_uuid_key_is_bisected_by_row_count(sides: tuple[Database, Database, Path]) -> None:
+    """No integer key: the side with more rows splits by row count, the other follows its
+    boundaries (PostgreSQL uuid, MariaDB char(36))."""
+    pg, maria, tmp = sides
+    keys = sorted(str(uuid.uuid5(uuid.NAMESPACE_URL, f"k{i}")) for i in range(5_000))
+    rows = [(k, f"{i}.10", f"row {i}") for i, k in enumerate(keys)]
+    changed = [(k, "9.99", label) if i == 1234 else (k, a, label) for i, (k, a, label) in enumerate(rows)]
+    changed = [r for i, r in enumerate(changed) if i != 4321] + [(str(uuid.UUID(int=1)), "1.00", "extra")]
+    for db, data, kind in ((pg, rows, "uuid"), (maria, changed, "char(36)")):
+        await db.run(
+            f"CREATE TABLE big (id {kind} PRIMARY KEY, amount decimal(12,2), label varchar(40))",
+            rows=[(uuid.UUID(k) if kind == "uuid" else k, a, label) for k, a, label in data],
+            insert="INSERT INTO big (id, amount, label) VALUES (?, ?, ?)",
+        )
+    result, _, _ = await _run(write_config(tmp / "dbmesh.toml", pg, maria), Options(merge_rows=200))
+    assert result.examples == {
+        "only_in_source": [{"id": keys[4321]}],
+        "only_in_target": [{"id": str(uuid.UUID(int=1))}],
+        "different": [{"key": {"id": keys[1234]}, "columns": ["amount"]}],
+    }
+    assert result.same == 5_000 - 2
+    # Whole range (2), then one level: the leader's split and the follower (2); three segments of
+    # about 157 rows differ and are merged.
+    assert result.checksum_calls == 4
+    assert result.rows_moved <= 3 * 2 * 160
