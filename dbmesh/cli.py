@@ -153,6 +153,19 @@ def _parser() -> argparse.ArgumentParser:
         "summary line per run. With several serving processes each due run happens once.",
     )
     with_config(sync_serve, schema=False)
+    reconcile = commands.add_parser(
+        "reconcile", help="compare a table in two databases: rows only in one, rows that differ (exit 0/1/2)"
+    )
+    with_config(reconcile, schema=False)
+    reconcile.add_argument("table", metavar="TABLE", help="the table (in the source database)")
+    reconcile.add_argument("--source", required=True, help="the configured database compared from (e.g. legacy)")
+    reconcile.add_argument("--target", required=True, help="the configured database compared with (e.g. new)")
+    reconcile.add_argument("--target-table", help="the table's name in the target (default: TABLE)")
+    reconcile.add_argument("--key", help="key columns, comma-separated (default: the source's primary key)")
+    reconcile.add_argument("--columns", help="compared columns, comma-separated (default: those both tables have)")
+    reconcile.add_argument("--where", help="only rows matching this JSON filter (§4 operators), on both sides")
+    reconcile.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
+    reconcile.add_argument("--show", type=_count, default=20, help="keys listed per kind of difference (default 20)")
 
     health = commands.add_parser("health", help="exit 0 when a router or resolver answers (for healthchecks)")
     target = health.add_mutually_exclusive_group(required=True)
@@ -165,6 +178,45 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("--timeout", type=float, default=3.0)
     health.add_argument("-c", "--config", help="with --resolver: dbmesh.toml whose [mesh] TLS files to use")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative (got {value})")
+    return value
+
+
+def _list(text: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip()) if text else ()
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    """`dbmesh reconcile` exits 2 on an error (0 equal, 1 differ), so errors are reported here."""
+    from dbmesh import commands
+    from dbmesh.reconcile import Options
+
+    options = Options(key=_list(args.key), columns=_list(args.columns), where=args.where, show=args.show)
+    try:
+        return _arun(
+            commands.reconcile(
+                args.config,
+                args.table,
+                args.source,
+                args.target,
+                options,
+                target_table=args.target_table,
+                as_json=args.json,
+            )
+        )
+    except DbmeshError as exc:
+        print(f"dbmesh: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"dbmesh: error: {exc.strerror or exc}", file=sys.stderr)
+    return 2
 
 
 def _version() -> str:
@@ -223,6 +275,8 @@ def _run(args: argparse.Namespace) -> int:
         return _arun(commands.sync_status(args.config))
     if args.command == "sync" and args.sync_command == "serve":
         return _arun(commands.sync_serve(args.config))
+    if args.command == "reconcile":
+        return _reconcile(args)
     if args.command == "health":
         return _arun(commands.health(args.url, args.resolver, args.timeout, args.config))
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks

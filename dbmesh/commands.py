@@ -31,6 +31,7 @@ __all__ = [
     "init",
     "outbox",
     "plan",
+    "reconcile",
     "resolver",
     "router",
     "sync_run",
@@ -512,7 +513,8 @@ async def outbox(config_path: str) -> int:
 @contextlib.asynccontextmanager
 async def _resolvers_for(config: Config, names: list[str]) -> Any:
     """`config` with a resolver address for each of `names`: a database without a `resolver` key
-    gets a resolver service in this process for as long as the command runs (stopped after)."""
+    gets a resolver service in this process for as long as the command runs (stopped after),
+    with the config's [mesh] settings like any other resolver."""
     from dbmesh.services import create_server
 
     started = []
@@ -522,7 +524,7 @@ async def _resolvers_for(config: Config, names: list[str]) -> Any:
             db = config.database(name)
             if not db.resolver:
                 db.connection()  # its settings' one-line error before anything starts
-                running = await create_server(db, "127.0.0.1:0")
+                running = await create_server(db, "127.0.0.1:0", config.mesh)
                 started.append(running)
                 addresses[name] = f"127.0.0.1:{running.port}"
         yield _with_resolvers(config, addresses)
@@ -590,3 +592,30 @@ async def sync_serve(config_path: str) -> int:
         print(f"dbmesh sync serve: {len(jobs)} scheduled jobs: {names}", flush=True)
         await scheduler.serve(stop)
     return 0
+
+
+async def reconcile(
+    config_path: str, table: str, source: str, target: str, options: Any, *, target_table: str | None, as_json: bool
+) -> int:
+    """`dbmesh reconcile` (docs/reference.md §13): exit 0 when the tables are equal, 1 when they differ.
+    A database without a `resolver` address gets one in this process for the command's duration
+    (its checksums are then computed here, still next to the database's own driver)."""
+    from dbmesh.reconcile import Side
+    from dbmesh.reconcile import reconcile as compare
+    from dbmesh.resolver.client import ResolverClient
+
+    config = load_config(config_path)
+    config.database(source), config.database(target)  # an unknown name: one line, before anything starts
+    async with _resolvers_for(config, [source, target]) as served:
+        clients = [ResolverClient(served.database(name), served.mesh) for name in (source, target)]
+        try:
+            sides = (Side(source, table, clients[0]), Side(target, target_table or table, clients[1]))
+            result = await compare(*sides, options)
+        finally:
+            for client in clients:
+                await client.close()
+    if as_json:
+        print(json.dumps(result.document()))
+    else:
+        print("\n".join(result.lines()))
+    return 0 if result.equal else 1

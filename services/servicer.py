@@ -34,6 +34,7 @@ import orjson
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from dbmesh.services.catalog import Catalog, Logical
+from dbmesh.services.checksums import checksum
 from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_query
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import (
@@ -255,6 +256,11 @@ class ResolverServicer(pb_grpc.ResolverServicer):
             results.append(rows)
             statements.append(pb.Statement(sql=statement.sql, time_ms=elapsed, rows=len(rows), target=target))
         return results, statements
+
+    @_rpc
+    async def Checksum(self, request: pb.ChecksumRequest, context: Any) -> pb.ChecksumResponse:
+        """Segment counts and checksums of canonical rows, for reconciliation (services.checksums)."""
+        return await checksum(request, (await self.catalog()).collection(request.collection), self.engine)
 
     def _statement_span(self, fetch: Span, sql: str, replica: str) -> Span:
         """A statement's span under `fetch` (itself when not traced): the engine, the database and

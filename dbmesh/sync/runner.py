@@ -54,7 +54,9 @@ class Jobs:
 
     def __init__(self, config: Config, jobs: Sequence[SyncJob]) -> None:
         self.config = config
-        self.clients = {name: ResolverClient(config.database(name)) for name in databases_used(config, jobs)}
+        self.clients = {
+            name: ResolverClient(config.database(name), config.mesh) for name in databases_used(config, jobs)
+        }
         self.coordinator = Coordinator(config, self.clients)
         self._recovered = False
 
@@ -112,7 +114,7 @@ async def status_lines(config: Config, jobs: Sequence[SyncJob]) -> tuple[list[st
     ok = True
     now = time.time()
     for job in jobs:
-        client = ResolverClient(config.database(job.target))
+        client = ResolverClient(config.database(job.target), config.mesh)
         try:
             await ensure_tables(client)
             state = await read_state(client, job.name)

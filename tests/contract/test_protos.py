@@ -54,4 +54,5 @@ def test_the_contract_is_versioned_and_complete() -> None:
         "Recover",
         "Status",
         "EnsureSystemTables",
+        "Checksum",
     }

@@ -1530,3 +1530,129 @@ class StatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StatusResponse: _TypeAlias = StatusResponse  # noqa: Y015
+
+@_typing.final
+class ChecksumRequest(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Reconciliation (docs/reference.md §13)
+
+    Keys travel as JSON arrays of canonical values (one per key column, in key order), as in
+    RowSet.rows_json. The range is [lower, upper) in key order (tuple order for composite keys);
+    an empty bound is open. The range is split into segments at `boundaries` (ascending keys, each
+    the inclusive start of the next segment) or, with none, into segments of `segment_rows` rows
+    each, in which case the response names the boundaries it chose.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    PREDICATE_FIELD_NUMBER: _builtins.int
+    LOWER_JSON_FIELD_NUMBER: _builtins.int
+    UPPER_JSON_FIELD_NUMBER: _builtins.int
+    BOUNDARIES_JSON_FIELD_NUMBER: _builtins.int
+    SEGMENT_ROWS_FIELD_NUMBER: _builtins.int
+    BATCH_ROWS_FIELD_NUMBER: _builtins.int
+    collection: _builtins.str
+    lower_json: _builtins.bytes
+    """inclusive; empty: from the first row"""
+    upper_json: _builtins.bytes
+    """exclusive; empty: to the last row"""
+    boundaries_json: _builtins.bytes
+    """JSON array of keys; empty: split by segment_rows"""
+    segment_rows: _builtins.int
+    """0: one segment"""
+    batch_rows: _builtins.int
+    """rows read per statement (bounds memory); 0: 10000"""
+    @_builtins.property
+    def key(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnRef]:
+        """unique, non-null key columns, in key order"""
+
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnRef]:
+        """the compared columns"""
+
+    @_builtins.property
+    def predicate(self) -> Global___Expression:
+        """absent: every row"""
+
+    def __init__(
+        self,
+        *,
+        collection: _builtins.str = ...,
+        key: _abc.Iterable[Global___ColumnRef] | None = ...,
+        columns: _abc.Iterable[Global___ColumnRef] | None = ...,
+        predicate: Global___Expression | None = ...,
+        lower_json: _builtins.bytes = ...,
+        upper_json: _builtins.bytes = ...,
+        boundaries_json: _builtins.bytes = ...,
+        segment_rows: _builtins.int = ...,
+        batch_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["predicate", b"predicate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_rows", b"batch_rows", "boundaries_json", b"boundaries_json", "collection", b"collection", "columns", b"columns", "key", b"key", "lower_json", b"lower_json", "predicate", b"predicate", "segment_rows", b"segment_rows", "upper_json", b"upper_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChecksumRequest: _TypeAlias = ChecksumRequest  # noqa: Y015
+
+@_typing.final
+class Segment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    CHECKSUM_FIELD_NUMBER: _builtins.int
+    rows: _builtins.int
+    checksum: _builtins.str
+    """Sum (mod 2^64) over the segment's rows of the first 8 bytes (big-endian) of the MD5 of the
+    row's canonical JSON array [key..., columns...]; 16 hex digits.
+    """
+    def __init__(
+        self,
+        *,
+        rows: _builtins.int = ...,
+        checksum: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksum", b"checksum", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Segment: _TypeAlias = Segment  # noqa: Y015
+
+@_typing.final
+class ChecksumResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    BOUNDARIES_JSON_FIELD_NUMBER: _builtins.int
+    ROWS_READ_FIELD_NUMBER: _builtins.int
+    STATEMENTS_FIELD_NUMBER: _builtins.int
+    boundaries_json: _builtins.bytes
+    """the boundaries used (given or chosen)"""
+    rows_read: _builtins.int
+    """rows the resolver read from the database"""
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Segment]:
+        """len(boundaries) + 1 segments, in key order"""
+
+    @_builtins.property
+    def statements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Statement]: ...
+    def __init__(
+        self,
+        *,
+        segments: _abc.Iterable[Global___Segment] | None = ...,
+        boundaries_json: _builtins.bytes = ...,
+        rows_read: _builtins.int = ...,
+        statements: _abc.Iterable[Global___Statement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boundaries_json", b"boundaries_json", "rows_read", b"rows_read", "segments", b"segments", "statements", b"statements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChecksumResponse: _TypeAlias = ChecksumResponse  # noqa: Y015

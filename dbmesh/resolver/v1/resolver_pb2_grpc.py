@@ -94,6 +94,11 @@ class ResolverStub:
                 request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusRequest.SerializeToString,
                 response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Checksum = channel.unary_unary(
+                '/dbmesh.resolver.v1.Resolver/Checksum',
+                request_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumRequest.SerializeToString,
+                response_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumResponse.FromString,
+                _registered_method=True)
 
 
 class ResolverServicer:
@@ -181,6 +186,14 @@ class ResolverServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Checksum(self, request, context):
+        """Reconciliation (docs/reference.md §13): per key-range segment, the row count and a checksum
+        of the rows' canonical values, computed next to the database; the rows never leave it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +256,11 @@ def add_ResolverServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusRequest.FromString,
                     response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusResponse.SerializeToString,
+            ),
+            'Checksum': grpc.unary_unary_rpc_method_handler(
+                    servicer.Checksum,
+                    request_deserializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumRequest.FromString,
+                    response_serializer=dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -569,6 +587,33 @@ class Resolver:
             '/dbmesh.resolver.v1.Resolver/Status',
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusRequest.SerializeToString,
             dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Checksum(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dbmesh.resolver.v1.Resolver/Checksum',
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumRequest.SerializeToString,
+            dbmesh_dot_resolver_dot_v1_dot_resolver__pb2.ChecksumResponse.FromString,
             options,
             channel_credentials,
             insecure,

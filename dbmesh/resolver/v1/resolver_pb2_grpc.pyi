@@ -65,6 +65,10 @@ class ResolverStub:
     """
     Status: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.StatusRequest, _resolver_pb2.StatusResponse]
     """A probe: is the database reachable, how long a round trip takes, how busy the pool is."""
+    Checksum: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ChecksumRequest, _resolver_pb2.ChecksumResponse]
+    """Reconciliation (docs/reference.md §13): per key-range segment, the row count and a checksum
+    of the rows' canonical values, computed next to the database; the rows never leave it.
+    """
 
 @_typing.type_check_only
 class ResolverAsyncStub(ResolverStub):
@@ -92,6 +96,10 @@ class ResolverAsyncStub(ResolverStub):
     """
     Status: _aio.UnaryUnaryMultiCallable[_resolver_pb2.StatusRequest, _resolver_pb2.StatusResponse]  # type: ignore[assignment]
     """A probe: is the database reachable, how long a round trip takes, how busy the pool is."""
+    Checksum: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ChecksumRequest, _resolver_pb2.ChecksumResponse]  # type: ignore[assignment]
+    """Reconciliation (docs/reference.md §13): per key-range segment, the row count and a checksum
+    of the rows' canonical values, computed next to the database; the rows never leave it.
+    """
 
 class ResolverServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -188,5 +196,15 @@ class ResolverServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.StatusResponse, _abc.Awaitable[_resolver_pb2.StatusResponse]]:
         """A probe: is the database reachable, how long a round trip takes, how busy the pool is."""
+
+    @_abc_1.abstractmethod
+    def Checksum(
+        self,
+        request: _resolver_pb2.ChecksumRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ChecksumResponse, _abc.Awaitable[_resolver_pb2.ChecksumResponse]]:
+        """Reconciliation (docs/reference.md §13): per key-range segment, the row count and a checksum
+        of the rows' canonical values, computed next to the database; the rows never leave it.
+        """
 
 def add_ResolverServicer_to_server(servicer: ResolverServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

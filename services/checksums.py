@@ -1,0 +1,233 @@
+"""`Checksum`: per key-range segment, the row count and checksum of a table's canonical rows,
+computed next to the database so that the rows never travel to the comparing process
+(docs/reference.md §13).
+
+The range is read in key order, `batch_rows` rows per statement (keyset paging: each statement
+starts after the last key of the one before), so memory is bounded by the batch whatever the
+table size. Every statement is a `QueryRequest` compiled like any read (services/compiler.py):
+identifiers checked against the catalog, values bound, strings compared and sorted exactly.
+
+Each row's values go through the same readers as `Query` (services/values.py: canonical form per
+engine), then the comparison form and digest of dbmesh/canonical.py. Hashing happens here, in the
+resolver, on every engine: the canonical form of decimals, timestamps (zones, fractions), UUIDs
+and booleans is Python's, so a checksum computed in SQL would have to reproduce it exactly in
+three dialects; see docs/reference.md §13 for what that costs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.services.catalog import CollectionInfo, Logical
+from dbmesh.services.checksum_sql import hash_sql, sum_sql
+from dbmesh.services.compiler import compile_predicate, compile_query
+from dbmesh.services.dialects.base import Params
+from dbmesh.services.engines.base import Connection, Engine
+from dbmesh.services.errors import InvalidArgument
+from dbmesh.services.values import reader
+
+__all__ = ["DEFAULT_BATCH_ROWS", "MAX_BATCH_ROWS", "checksum"]
+
+DEFAULT_BATCH_ROWS = 10_000
+MAX_BATCH_ROWS = 100_000
+
+
+def _keys(field: str, raw: bytes, width: int, many: bool) -> Any:
+    """A key (or, `many`, a list of keys) from its JSON text; empty text is None."""
+    if not raw:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidArgument(f"{field} is not JSON") from None
+    keys = value if many else [value]
+    if not isinstance(keys, list) or not all(isinstance(k, list) and len(k) == width for k in keys):
+        shape = "an array of keys" if many else "a key"
+        raise InvalidArgument(f"{field} must be {shape}, each an array of {width} values (one per key column)")
+    return value
+
+
+class _Segments:
+    """Counts and checksums of consecutive segments, with the boundary keys between them."""
+
+    def __init__(self) -> None:
+        self.rows = [0]
+        self.sums = [0]
+        self.boundaries: list[list[Any]] = []
+
+    def start(self, key: list[Any]) -> None:
+        self.boundaries.append(key)
+        self.rows.append(0)
+        self.sums.append(0)
+
+    def add(self, digest: int) -> None:
+        self.rows[-1] += 1
+        self.sums[-1] = (self.sums[-1] + digest) & MASK
+
+    def response(self, rows_read: int, statements: list[pb.Statement]) -> pb.ChecksumResponse:
+        return pb.ChecksumResponse(
+            segments=[pb.Segment(rows=n, checksum=f"{s:016x}") for n, s in zip(self.rows, self.sums, strict=True)],
+            boundaries_json=orjson.dumps(self.boundaries),
+            rows_read=rows_read,
+            statements=statements,
+        )
+
+
+class _Scan:
+    """The range's segments counted and summed by the database (services/checksum_sql.py)."""
+
+    def __init__(
+        self,
+        collection: CollectionInfo,
+        engine: Engine,
+        key: list[str],
+        key_types: list[int],
+        key_readers: list[Any],
+        where: pb.Expression | None,
+        lower: list[Any] | None,
+        upper: list[Any] | None,
+        batch: int,
+    ) -> None:
+        self.collection = collection
+        self.engine = engine
+        self.key = key
+        self.key_types = key_types
+        self.key_readers = key_readers
+        self.where = where
+        self.lower = lower
+        self.upper = upper
+        self.batch = batch
+        self.statements: list[pb.Statement] = []
+
+    async def _fetch(self, conn: Connection, sql: str, params: list[Any]) -> list[Sequence[Any]]:
+        start = time.perf_counter()
+        rows = await conn.fetch(sql, params)
+        self.statements.append(pb.Statement(sql=sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows)))
+        return rows
+
+    async def _boundaries(self, conn: Connection, segment_rows: int) -> list[list[Any]]:
+        """The key `segment_rows` rows after each boundary: one index range read per segment."""
+        found: list[list[Any]] = []
+        start = self.lower
+        while True:
+            query = pb.QueryRequest(
+                collection=self.collection.name,
+                columns=[pb.ColumnRef(name=k, type=t) for k, t in zip(self.key, self.key_types, strict=True)],  # type: ignore[arg-type]
+                predicate=key_range(self.key, self.key_types, where=self.where, lower=start, upper=self.upper),
+                order_by=[pb.OrderBy(column=k) for k in self.key],
+                limit=1,
+                offset=segment_rows,
+            )
+            statement = compile_query(query, self.collection, self.engine.dialect).statements[0]
+            rows = await self._fetch(conn, statement.sql, statement.params)
+            if not rows:
+                return found
+            start = [read(v) for read, v in zip(self.key_readers, rows[0], strict=True)]
+            found.append(start)
+
+    async def in_sql(self, hashed: str, given: list[list[Any]] | None, segment_rows: int) -> pb.ChecksumResponse:
+        dialect = self.engine.dialect
+        segments = _Segments()
+        async with self.engine.connection() as conn:
+            boundaries = given if given is not None else []
+            if given is None and segment_rows > 0:
+                boundaries = await self._boundaries(conn, segment_rows)
+            params = Params(dialect)
+            cases = [
+                compile_predicate(key_range(self.key, self.key_types, upper=b), dialect, self.collection, params)
+                for b in boundaries
+            ]
+            bucket = (
+                "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(cases)) + f" ELSE {len(cases)} END"
+                if cases
+                else "0"
+            )
+            range_ = key_range(self.key, self.key_types, where=self.where, lower=self.lower, upper=self.upper)
+            where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
+            sql = (
+                f"SELECT s.b, COUNT(*), {sum_sql(self.engine.name, 's.h')} FROM (SELECT {bucket} AS b, {hashed} AS h"
+                f" FROM {dialect.quote(self.collection.name)} WHERE {where}) AS s GROUP BY s.b"
+            )
+            totals = {int(b): (int(n), int(total)) for b, n, total in await self._fetch(conn, sql, params.values)}
+        for i, boundary in enumerate([None, *boundaries]):
+            if boundary is not None:
+                segments.start(boundary)
+            n, total = totals.get(i, (0, 0))
+            segments.rows[-1] = n
+            segments.sums[-1] = total & MASK
+        return segments.response(0, self.statements)
+
+
+async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engine: Engine) -> pb.ChecksumResponse:
+    if not request.key:
+        raise InvalidArgument("a checksum needs at least one key column")
+    batch = request.batch_rows or DEFAULT_BATCH_ROWS
+    if not 0 < batch <= MAX_BATCH_ROWS:
+        raise InvalidArgument(f"batch_rows must be between 1 and {MAX_BATCH_ROWS} (got {batch})")
+    if request.segment_rows < 0:
+        raise InvalidArgument(f"segment_rows must not be negative (got {request.segment_rows})")
+    refs = [*request.key, *request.columns]
+    infos = [collection.column(ref.name) for ref in refs]
+    logicals = [int(ref.type) or int(info.logical) for ref, info in zip(refs, infos, strict=True)]
+    readers = [reader(Logical(t), info) for t, info in zip(logicals, infos, strict=True)]
+    forms = [comparable(t) for t in logicals]
+    width = len(request.key)
+    key_names = [ref.name for ref in request.key]
+    key_types = logicals[:width]
+    lower = _keys("lower_json", request.lower_json, width, many=False)
+    upper = _keys("upper_json", request.upper_json, width, many=False)
+    given = _keys("boundaries_json", request.boundaries_json, width, many=True)
+    order = key_order(key_types)
+    columns = [pb.ColumnRef(name=ref.name, type=t) for ref, t in zip(refs, logicals, strict=True)]  # type: ignore[arg-type]
+    where = request.predicate if request.HasField("predicate") else None
+
+    hashed = hash_sql(
+        engine.name, [(i, Logical(t), engine.dialect.column(i)) for i, t in zip(infos, logicals, strict=True)]
+    )
+    if hashed is not None:
+        scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
+        return await scan.in_sql(hashed, given, request.segment_rows)
+    segments = _Segments()
+    bounds = [order(b) for b in given] if given is not None else []
+    limit = request.segment_rows
+    after: list[Any] | None = None
+    rows_read = 0
+    statements: list[pb.Statement] = []
+    async with engine.connection() as conn:
+        while True:
+            query = pb.QueryRequest(
+                collection=collection.name,
+                columns=columns,
+                predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=after),
+                order_by=[pb.OrderBy(column=name) for name in key_names],
+                limit=batch,
+            )
+            statement = compile_query(query, collection, engine.dialect).statements[0]
+            start = time.perf_counter()
+            rows = await conn.fetch(statement.sql, statement.params)
+            statements.append(
+                pb.Statement(sql=statement.sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows))
+            )
+            for row in rows:
+                values = [read(v) for read, v in zip(readers, row, strict=True)]
+                key = values[:width]
+                if given is not None:
+                    position = order(key)
+                    while len(segments.boundaries) < len(given) and position >= bounds[len(segments.boundaries)]:
+                        segments.start(given[len(segments.boundaries)])
+                elif limit and segments.rows[-1] >= limit:
+                    segments.start(key)
+                segments.add(row_digest([form(v) for form, v in zip(forms, values, strict=True)]))
+            rows_read += len(rows)
+            if len(rows) < batch:
+                break
+            after = values[:width]
+    while given is not None and len(segments.boundaries) < len(given):  # segments past the last row are empty
+        segments.start(given[len(segments.boundaries)])
+    return segments.response(rows_read, statements)
