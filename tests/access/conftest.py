@@ -20,6 +20,6 @@ async def secured(
 ) -> AsyncIterator[InProcessMesh]:
     folder = tmp_path_factory.mktemp("access")
     settings = await databases(pg_module_database, mysql_module_database, folder)
-    mesh = await InProcessMesh(settings, SCHEMA, {"tracing": "request"}, AUTH).start()
+    mesh = await InProcessMesh(settings, SCHEMA, {"tracing": "request"}, extra_toml=AUTH).start()
     yield mesh
     await mesh.stop()

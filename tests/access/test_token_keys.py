@@ -60,7 +60,7 @@ async def _mesh(folder: Path, auth: str) -> InProcessMesh:
     conn.commit()
     conn.close()
     databases = {"only": {"engine": "sqlite", "path": str(folder / "only.db")}}
-    return await InProcessMesh(databases, SCHEMA, {}, auth + PERMISSIONS).start()
+    return await InProcessMesh(databases, SCHEMA, {}, extra_toml=auth + PERMISSIONS).start()
 
 
 async def _post(mesh: InProcessMesh, token: str) -> tuple[int, Any]:
@@ -137,7 +137,7 @@ async def test_federation_fields_need_a_token_and_the_admin_role(tmp_path: Path)
     conn.close()
     databases = {"only": {"engine": "sqlite", "path": str(tmp_path / "only.db")}}
     auth = '[auth]\njwt_secret = "federation-secret-0123456789-abcdef"\n'
-    mesh = await InProcessMesh(databases, SCHEMA, {"federation": True}, auth + PERMISSIONS).start()
+    mesh = await InProcessMesh(databases, SCHEMA, {"federation": True}, extra_toml=auth + PERMISSIONS).start()
     try:
         sdl = {"query": "{ _service { sdl } }"}
         admin = jwt.encode({"role": "admin"}, "federation-secret-0123456789-abcdef", algorithm="HS256")
