@@ -89,7 +89,7 @@ OPERATORS: dict[Scalar, tuple[str, ...]] = {
 class Visibility:
     """What one role's schema shows (`router.access`, docs/reference.md §14): the types it may
     read, with the columns it may read; the (type, insert|update|delete) it may write, with the
-    columns it may write; and whether `DatabaseStatus.error` is there. A relation to a hidden type,
+    columns it may write; and whether `DatabaseStatus.error` and `syncStatus` are there. A relation to a hidden type,
     a root field returning one and an argument filtering a hidden column are left out."""
 
     columns: Mapping[str, frozenset[str]]
@@ -325,10 +325,11 @@ class _Builder:
             GraphQLNonNull(GraphQLList(GraphQLNonNull(self.database_status()))),
             description="Every configured database, as the background probes last saw it.",
         )
-        query_fields[SYNC_STATUS] = GraphQLField(
-            GraphQLNonNull(GraphQLList(GraphQLNonNull(sync_status_type()))),
-            description="Every [[sync]] job of the config, from its state in its target.",
-        )
+        if self.visibility is None or self.visibility.status_error:  # operators' detail: privileged roles only
+            query_fields[SYNC_STATUS] = GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(sync_status_type()))),
+                description="Every [[sync]] job of the config, from its state in its target.",
+            )
         subgraph = Subgraph(self.model, self.objects) if self.federation else None
         if subgraph is not None:
             query_fields.update(subgraph.fields())
