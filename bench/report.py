@@ -6,17 +6,19 @@ pass/fail, written as JSON (`latest.json` and a timestamped copy) and a markdown
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import platform
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["RESULTS", "evaluate_targets", "machine", "markdown", "update_readme", "write_results"]
+__all__ = ["RESULTS", "evaluate_targets", "machine", "markdown", "run_report", "update_readme", "write_results"]
 
 RESULTS = Path(__file__).with_name("results")
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -235,6 +237,16 @@ def write_results(results: Mapping[str, Any], folder: Path = RESULTS) -> tuple[P
     text = "# dbmesh benchmark: latest results\n\n" + markdown(results) + "\n" + details_markdown(results)
     table.write_text(text, encoding="utf-8")
     return latest, table
+
+
+def run_report(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Awaitable[str]], path: Path) -> int:
+    """The `main` of a benchmark that prints one markdown report: parse the arguments, run it, write
+    the report to `path` (under bench/results/) and print it."""
+    report = asyncio.run(run(parser.parse_args()))
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(report)
+    print(report)
+    return 0
 
 
 def update_readme(table: str, readme: Path = README) -> bool:

@@ -41,6 +41,7 @@ import httpx
 from harness.config import config_toml, database_toml, server_settings
 
 from bench.processes import Mesh
+from bench.report import run_report
 from bench.servers import BenchMariaDB, BenchPostgres, DatabaseInfo
 from dbmesh.config import parse_config
 from dbmesh.router import Router
@@ -358,12 +359,7 @@ def main() -> int:
     parser.add_argument("--ops", type=int, default=2000, help="writes per target and scenario (default 2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--accounts", type=int, default=1000, help="accounts and customers (default 1000)")
-    args = parser.parse_args()
-    report = asyncio.run(run(args))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(report)
-    print(report)
-    return 0
+    return run_report(parser, run, RESULTS)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ move: each batch is deleted from the source (DELETE ... RETURNING, restricted to
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -256,12 +258,17 @@ class JobRun:
         return row_value(table.types[column], v)
 
     def _after(self, table: _Table, mark: Sequence[Any]) -> pb.Expression:
-        """Rows whose tuple `order` is past `mark`: (c > x) or (c = x and k > y) or ..."""
+        """Rows whose tuple `order` is past `mark`: (c > x) or (c = x and k > y) or ..., with
+        `c >= x` in front, which is the same rows but lets an index on (c, k) start at the mark
+        instead of at the start of the table (the contract has no row-value comparison)."""
         branches = []
         for i, column in enumerate(table.order):
             equal = [_compare(c, pb.OPERATOR_EQ, self._value(table, c, mark[j])) for j, c in enumerate(table.order[:i])]
             branches.append(_and(*equal, _compare(column, pb.OPERATOR_GT, self._value(table, column, mark[i]))))
-        return branches[0] if len(branches) == 1 else _any_of(branches)
+        if len(branches) == 1:
+            return branches[0]
+        first = table.order[0]
+        return _and(_compare(first, pb.OPERATOR_GTE, self._value(table, first, mark[0])), _any_of(branches))
 
     def _window_start(self, table: _Table, mark: Any) -> pb.Value:
         """The cursor value `safety_margin` behind `mark`."""
@@ -301,20 +308,34 @@ class JobRun:
         apply: Callable[[_Table, list[list[Any]], list[Any]], Any],
     ) -> None:
         """Every row matching `predicate` past `mark` (None: from the start), batch by batch in
-        tuple order; `apply(table, rows, last tuple)` each batch."""
+        tuple order; `apply(table, rows, last tuple)` each batch. The next batch is read while
+        one is applied (its rows are past the one applied, so the two never overlap)."""
         positions = [table.columns.index(c) for c in table.order]
-        after = list(mark) if mark is not None else None
-        while True:
+
+        async def read(after: Sequence[Any] | None) -> list[list[Any]]:
             bounded = _all(predicate, None if after is None else self._after(table, after))
             response = await self.source.query(self._query(table, bounded, self.job.batch_size))
             self.statements += 1
-            batch: list[list[Any]] = orjson.loads(response.row_sets[0].rows_json or b"[]")
-            if not batch:
-                return
-            after = [batch[-1][p] for p in positions]
-            await apply(table, batch, after)
-            if len(batch) < self.job.batch_size:
-                return
+            rows: list[list[Any]] = orjson.loads(response.row_sets[0].rows_json or b"[]")
+            return rows
+
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Task[list[list[Any]]] | None = loop.create_task(read(mark))
+        try:
+            while pending is not None:
+                batch = await pending
+                pending = None
+                if not batch:
+                    return
+                after = [batch[-1][p] for p in positions]
+                if len(batch) == self.job.batch_size:
+                    pending = loop.create_task(read(after))
+                await apply(table, batch, after)
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, CallError):
+                    await pending
 
     # --- writing ------------------------------------------------------------------------------------
 

@@ -14,15 +14,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import overload
 
 import orjson
 
 from dbmesh.config import Config
 from dbmesh.coordinator import Coordinator
+from dbmesh.coordinator.ids import new_owner
 from dbmesh.errors import ConfigError
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.sync.config import SyncJob
 from dbmesh.sync.job import JobRun, RunResult
+from dbmesh.sync.lease import JobLease
 from dbmesh.sync.state import JobState, ensure_tables, read_state
 
 __all__ = ["Jobs", "databases_used", "select_jobs", "status_lines"]
@@ -58,7 +61,9 @@ class Jobs:
             name: ResolverClient(config.database(name), config.mesh) for name in databases_used(config, jobs)
         }
         self.coordinator = Coordinator(config, self.clients)
+        self.owner = new_owner()
         self._recovered = False
+        self._ready: set[str] = set()
 
     async def __aenter__(self) -> Jobs:
         return self
@@ -68,14 +73,51 @@ class Jobs:
         for client in self.clients.values():
             await client.close()
 
-    async def run(self, job: SyncJob, progress: Callable[[int], None] | None = None) -> RunResult:
+    @overload
+    async def run(self, job: SyncJob, progress: Callable[[int], None] | None = None) -> RunResult: ...
+
+    @overload
+    async def run(
+        self, job: SyncJob, progress: Callable[[int], None] | None = None, *, scheduled_for: int
+    ) -> RunResult | None: ...
+
+    async def run(
+        self, job: SyncJob, progress: Callable[[int], None] | None = None, *, scheduled_for: int | None = None
+    ) -> RunResult | None:
+        """Run `job` once, holding its lease (dbmesh.sync.lease): a run by hand, or (`scheduled_for`)
+        the scheduled run for that time, None when it is not due or another process took it. A
+        run by hand waits at most `[transactions] lease_secs` for the lease (a killed run's
+        lapses in that time), then fails naming the run that holds it."""
         started = datetime.now(UTC)
+        target = self.clients[job.target]
+        lease = JobLease(target, job.name, self.owner, int(self.config.transactions.lease_secs * 1000))
         try:
-            if job.mode == "move":
-                await self.recover()
+            if job.target not in self._ready:
+                await ensure_tables(target)
+                self._ready.add(job.target)
+            held = await lease.take(scheduled_for)
+            # By hand: a killed run's lease lapses within lease_secs; a live run's is renewed.
+            deadline = time.monotonic() + self.config.transactions.lease_secs + 1
+            while held is not None and scheduled_for is None and time.monotonic() < deadline:
+                await asyncio.sleep(min(0.5, self.config.transactions.lease_secs / 3))
+                held = await lease.take()
+        except CallError as exc:
+            if scheduled_for is not None:
+                raise  # the scheduler logs it and tries again
+            return RunResult(job.name, 0, 0, 0.0, None, exc.message)
+        if held is not None:
+            if scheduled_for is not None:
+                return None
+            until = datetime.fromtimestamp(held.lease_until / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            busy = f"job {job.name!r} is running in another process (its lease lasts until {until})"
+            return RunResult(job.name, 0, 0, 0.0, None, busy)
+        try:
+            async with lease.held():
+                if job.mode == "move":
+                    await self.recover()
+                return await JobRun(job, self.clients, self.coordinator, started, progress).run()
         except CallError as exc:
             return RunResult(job.name, 0, 0, 0.0, None, exc.message)
-        return await JobRun(job, self.clients, self.coordinator, started, progress).run()
 
     async def recover(self) -> None:
         """Settle in-doubt transactions of dbmesh's (a `move` run killed mid-commit) before moving

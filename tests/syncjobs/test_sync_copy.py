@@ -126,3 +126,19 @@ async def test_a_job_without_a_cursor_copies_what_differs_every_run(orders: Orde
     assert await orders.target_rows() == await orders.source_rows()
     assert _summary((await run(config))[1]) == (0, 0)
     assert (await orders.state("archive_completed_orders"))["high_water"] is None
+
+
+async def test_where_combines_or_not_in_and_like_as_in_graphql(orders: Orders) -> None:
+    rows = [order(n, status="completed" if n % 2 else "pending", note="skip" if n == 3 else None) for n in range(1, 13)]
+    await orders.insert(rows)
+    where = (
+        '{ _or = [{ status = { _eq = "completed" } }, { customer_id = { _in = [2, 4] } }],'
+        ' _not = { note = { _like = "skip%" } }, created_at = { _gte = "today-3650d" } }'
+    )
+    config = orders.config({**ARCHIVE, "where": where})
+
+    code, output = await run(config)
+
+    assert code == 0, output
+    # odd ids (completed) but 3 (skipped), and even ids whose customer_id (n % 7) is 2 or 4
+    assert [r[0] for r in await orders.target_rows()] == [1, 2, 4, 5, 7, 9, 11]

@@ -10,8 +10,9 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
-from sync_world import MYSQL, PG, REPO, Orders, cli, order
+from sync_world import MYSQL, PG, REPO, Orders, cli, order, run
 
 JOB = {
     "name": "archive",
@@ -72,3 +73,25 @@ def test_serve_without_a_scheduled_job_is_an_error(orders: Orders) -> None:
     assert done.stderr == (
         f"dbmesh: error: {config}: no sync job has a 'schedule' (dbmesh sync serve runs scheduled jobs)\n"
     )
+
+
+async def test_a_run_by_hand_while_another_process_holds_the_job_fails_naming_it(orders: Orders) -> None:
+    await orders.insert([order(n) for n in range(1, 6)])
+    config = orders.config({k: v for k, v in JOB.items() if k != "schedule"})
+    assert (await run(config))[0] == 0  # creates the tables
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    await orders.mysql.execute(
+        "UPDATE dbmesh_sync_leases SET owner = 'other', lease_until = %s", [int(until.timestamp() * 1000)]
+    )
+    await orders.insert([order(6)])
+
+    code, output = await run(config)
+
+    assert code == 1
+    busy = f"job 'archive' is running in another process (its lease lasts until {until:%Y-%m-%dT%H:%M:%SZ})"
+    assert re.fullmatch(
+        r"sync archive: FAILED after 0\.00 s \(0 rows copied, 0 rows deleted\): " + re.escape(busy) + "\n", output
+    ), output
+    assert len(await orders.target_rows()) == 5  # it copied nothing
+    await orders.mysql.execute("UPDATE dbmesh_sync_leases SET lease_until = 0")
+    assert (await run(config))[1].startswith("sync archive: 1 rows copied")

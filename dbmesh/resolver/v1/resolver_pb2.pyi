@@ -1184,7 +1184,8 @@ class EnsureSystemTablesRequest(_message.Message):
     (the coordinator log, in [transactions] log_database), "dbmesh_decisions" (the commit record
     of a SQLite participant, in that database), "dbmesh_outbox" and "dbmesh_outbox_drainers" (the
     write-through outbox and its drainer leases, in a written database) and "dbmesh_applied" (the
-    newest change applied to each row, in a write-through target). Any other name is INVALID_ARGUMENT; a read-only
+    newest change applied to each row, in a write-through target), "dbmesh_sync_state" and "dbmesh_sync_leases" (a
+    sync job's state and the lease of its scheduled runs, in the job's target). Any other name is INVALID_ARGUMENT; a read-only
     database refuses with PERMISSION_DENIED. Creating one that exists is a no-op.
     """
 
