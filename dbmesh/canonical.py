@@ -27,7 +27,7 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["MASK", "comparable", "group", "key_order", "key_range", "row_digest", "row_text", "to_value"]
+__all__ = ["MASK", "comparable", "group", "key_in", "key_order", "key_range", "row_digest", "row_text", "to_value"]
 
 MASK = (1 << 64) - 1
 
@@ -203,3 +203,26 @@ def key_range(
     if upper:
         parts.append(_tuple_compare(columns, values(upper), pb.OPERATOR_LT, inclusive=False))
     return _and(parts)
+
+
+def key_in(
+    columns: Sequence[str], logicals: Sequence[int], keys: Sequence[Sequence[Any]], where: pb.Expression | None = None
+) -> pb.Expression:
+    """`where` AND the key is one of `keys` (IN for one column, an OR of ANDs for several)."""
+    if len(columns) == 1:
+        values = pb.ValueList(values=[to_value(logicals[0], k[0]) for k in keys])
+        match = _cmp_list(columns[0], values)
+    else:
+        match = _or(
+            [
+                _and([_cmp(c, pb.OPERATOR_EQ, to_value(t, v)) for c, t, v in zip(columns, logicals, key, strict=True)])
+                for key in keys
+            ]
+        )
+    return _and([where, match]) if where is not None else match
+
+
+def _cmp_list(column: str, values: pb.ValueList) -> pb.Expression:
+    return pb.Expression(
+        comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=pb.Operand(list=values))
+    )
