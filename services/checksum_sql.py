@@ -36,10 +36,8 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return f"{c}::text"
     if logical == Logical.DATETIME and base in ("timestamp without time zone", "timestamp with time zone"):
         t = f"({c} AT TIME ZONE 'UTC')" if column.zoned else c
-        return (
-            f"(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {t})::bigint"
-            f" % 1000000 <> 0 THEN to_char({t}, '.US') ELSE '' END || 'Z')"
-        )
+        # One to_char with microseconds; a whole second drops them, as Python's isoformat does.
+        return f"replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
     if logical == Logical.DATE and base == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
     if logical == Logical.BOOLEAN and base == "boolean":
@@ -66,10 +64,8 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return c if _mysql_utf8(column) else None
     # No DATE_FORMAT: a `%` in the statement would be taken for a placeholder by the driver.
     if logical == Logical.DATETIME and kind in ("datetime", "timestamp"):
-        return (
-            f"CONCAT(REPLACE(LEFT(CAST({c} AS CHAR), 19), ' ', 'T'), IF(MICROSECOND({c}) <> 0,"
-            f" CONCAT('.', LPAD(MICROSECOND({c}), 6, '0')), ''), 'Z')"
-        )
+        six = f"REPLACE(CAST(CAST({c} AS DATETIME(6)) AS CHAR), ' ', 'T')"
+        return f"REPLACE(CONCAT({six}, 'Z'), '.000000Z', 'Z')"
     if logical == Logical.DATE and kind == "date":
         return f"CAST({c} AS CHAR)"
     if logical == Logical.BOOLEAN and (kind in ("bool", "boolean") or column.db_type.lower().startswith("tinyint(1)")):
@@ -86,7 +82,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _pg_text(column, logical, sql)
             if text is None:
                 return None
-            parts.append(f"(CASE WHEN {sql} IS NULL THEN 'N' ELSE 'V' || length({text}) || ':' || {text} END)")
+            value = f"'V' || length({text}) || ':' || {text}"
+            parts.append(f"(CASE WHEN {sql} IS NULL THEN 'N' ELSE {value} END)" if column.nullable else f"({value})")
         return f"('x' || substr(md5({' || '.join(parts)}), 1, 16))::bit(64)::bigint"
     if engine == "mysql":
         parts = []
@@ -94,7 +91,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _mysql_text(column, logical, sql)
             if text is None:
                 return None
-            parts.append(f"IF({sql} IS NULL, 'N', CONCAT('V', CHAR_LENGTH({text}), ':', {text}))")
+            value = f"CONCAT('V', CHAR_LENGTH({text}), ':', {text})"
+            parts.append(f"IF({sql} IS NULL, 'N', {value})" if column.nullable else value)
         return f"CAST(CONV(SUBSTRING(MD5(CONCAT({', '.join(parts)})), 1, 16), 16, 10) AS UNSIGNED)"
     return None
 
