@@ -26,7 +26,7 @@ from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import CollectionInfo, Logical
 from dbmesh.services.checksum_sql import hash_sql, sum_sql
-from dbmesh.services.compiler import compile_predicate, compile_query
+from dbmesh.services.compiler import SqlStatement, compile_predicate, compile_query
 from dbmesh.services.dialects.base import Params
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import InvalidArgument
@@ -219,18 +219,23 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
         engine.name, [(i, Logical(t), engine.dialect.column(i)) for i, t in zip(infos, logicals, strict=True)]
     )
     scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
+
+    def page(after: list[Any] | None) -> SqlStatement:
+        """The next `batch` rows of the range after `after`, in key order (keyset paging)."""
+        query = pb.QueryRequest(
+            collection=collection.name,
+            columns=columns,
+            predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=after),
+            order_by=[pb.OrderBy(column=name) for name in key_names],
+            limit=batch,
+        )
+        return compile_query(query, collection, engine.dialect).statements[0]
+
     if request.row_digests:
         start_after = _keys("after_json", request.after_json, width, many=False)
         if hashed is not None:
             return await scan.digests_in_sql(hashed, start_after)
-        query = pb.QueryRequest(
-            collection=collection.name,
-            columns=columns,
-            predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=start_after),
-            order_by=[pb.OrderBy(column=name) for name in key_names],
-            limit=batch,
-        )
-        statement = compile_query(query, collection, engine.dialect).statements[0]
+        statement = page(start_after)
         async with engine.connection() as conn:
             rows = await scan.fetch(conn, statement.sql, statement.params)
         digests = []
@@ -245,22 +250,10 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
     limit = request.segment_rows
     after: list[Any] | None = None
     rows_read = 0
-    statements: list[pb.Statement] = []
     async with engine.connection() as conn:
         while True:
-            query = pb.QueryRequest(
-                collection=collection.name,
-                columns=columns,
-                predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=after),
-                order_by=[pb.OrderBy(column=name) for name in key_names],
-                limit=batch,
-            )
-            statement = compile_query(query, collection, engine.dialect).statements[0]
-            start = time.perf_counter()
-            rows = await conn.fetch(statement.sql, statement.params)
-            statements.append(
-                pb.Statement(sql=statement.sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows))
-            )
+            statement = page(after)
+            rows = await scan.fetch(conn, statement.sql, statement.params)
             for row in rows:
                 values = [read(v) for read, v in zip(readers, row, strict=True)]
                 key = values[:width]
@@ -277,4 +270,4 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
             after = values[:width]
     while given is not None and len(segments.boundaries) < len(given):  # segments past the last row are empty
         segments.start(given[len(segments.boundaries)])
-    return segments.response(rows_read, statements)
+    return segments.response(rows_read, scan.statements)
