@@ -10,7 +10,7 @@ A canonical value (as `Query` returns it) is turned into its comparison form:
 - everything else as it is (booleans, ints, floats, lower-case UUIDs, UTC timestamps ending in `Z`,
   dates; strings keep trailing spaces and case: they are differences).
 
-A row's digest is the MD5 of its text (`row_text`: the comparison forms, length-prefixed, which
+A row's digest is the MD5 of its text (`row_text`: the comparison forms, delimited, which
 PostgreSQL and MariaDB can also write in SQL); a segment's checksum is the sum (mod 2^64) of its
 rows' digests' first 8 bytes, order-independent like reladiff's.
 """
@@ -76,13 +76,13 @@ def _text(value: Any) -> str:
         text = repr(value)
     else:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return f"V{len(text)}:{text}"
+    return "V" + text.replace("\\", "\\\\").replace("|", "\\|") + "|"
 
 
 def row_text(values: Sequence[Any]) -> str:
-    """The row's comparison forms as one text: `N` for NULL, else `V<length>:<text>` per value
-    (length in code points), with no escaping, so a database can write it in SQL too
-    (services/checksum_sql.py)."""
+    """The row's comparison forms as one text: `N` for NULL, else `V<text>|` per value, `\\` and
+    `|` in the text escaped with a backslash (only strings can hold them), so that a database can
+    write it in SQL with each value computed once (services/checksum_sql.py)."""
     return "".join(_text(v) for v in values)
 
 

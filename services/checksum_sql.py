@@ -7,7 +7,7 @@ Only where the engine can write a column's comparison form exactly (docs/referen
 | logical | PostgreSQL | MariaDB / MySQL |
 |---|---|---|
 | int | `c::text` | `CAST(c AS CHAR)` |
-| decimal | `trim_scale(c)::text`, `'0'` for zero | trailing zeros trimmed from `CAST(c AS CHAR)`, `'0'` for zero |
+| decimal | `trim_scale(c)::text` | trailing zeros trimmed from `CAST(c AS CHAR)`, `'0'` for zero |
 | string | `text`, `varchar` | `varchar`, `text` in utf8mb4 (the MD5 is of UTF-8 bytes) |
 | datetime | `timestamp`, `timestamptz` at UTC: `YYYY-MM-DDTHH:MI:SS[.US]Z` | `datetime`, `timestamp` (UTC session) |
 | date | `YYYY-MM-DD` | `CAST(c AS CHAR)` |
@@ -31,9 +31,9 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
     if logical == Logical.INT and base in ("smallint", "integer", "bigint"):
         return f"{c}::text"
     if logical == Logical.DECIMAL and base == "numeric":
-        return f"(CASE WHEN {c} = 0 THEN '0' ELSE trim_scale({c})::text END)"
+        return f"trim_scale({c})::text"
     if logical == Logical.STRING and base in ("text", "character varying"):
-        return f"{c}::text"
+        return rf"replace(replace({c}::text, '\', '\\'), '|', '\|')"
     if logical == Logical.DATETIME and base in ("timestamp without time zone", "timestamp with time zone"):
         t = f"({c} AT TIME ZONE 'UTC')" if column.zoned else c
         # One to_char with microseconds; a whole second drops them, as Python's isoformat does.
@@ -41,7 +41,7 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
     if logical == Logical.DATE and base == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
     if logical == Logical.BOOLEAN and base == "boolean":
-        return f"(CASE WHEN {c} THEN 'true' ELSE 'false' END)"
+        return f"(CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END)"
     if logical == Logical.UUID and base == "uuid":
         return f"{c}::text"
     return None
@@ -61,7 +61,8 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         trimmed = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({c} AS CHAR)))"
         return f"(CASE WHEN {c} = 0 THEN '0' ELSE {trimmed} END)"
     if logical == Logical.STRING and kind in ("varchar", "text", "mediumtext", "longtext", "tinytext"):
-        return c if _mysql_utf8(column) else None
+        # Backslash escapes are on in the resolver's sql_mode: '\\' is one backslash.
+        return rf"REPLACE(REPLACE({c}, '\\', '\\\\'), '|', '\\|')" if _mysql_utf8(column) else None
     # No DATE_FORMAT: a `%` in the statement would be taken for a placeholder by the driver.
     if logical == Logical.DATETIME and kind in ("datetime", "timestamp"):
         six = f"REPLACE(CAST(CAST({c} AS DATETIME(6)) AS CHAR), ' ', 'T')"
@@ -69,7 +70,7 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
     if logical == Logical.DATE and kind == "date":
         return f"CAST({c} AS CHAR)"
     if logical == Logical.BOOLEAN and (kind in ("bool", "boolean") or column.db_type.lower().startswith("tinyint(1)")):
-        return f"(CASE WHEN {c} <> 0 THEN 'true' ELSE 'false' END)"
+        return f"(CASE WHEN {c} <> 0 THEN 'true' WHEN {c} = 0 THEN 'false' END)"
     return None
 
 
@@ -82,8 +83,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _pg_text(column, logical, sql)
             if text is None:
                 return None
-            value = f"'V' || length({text}) || ':' || {text}"
-            parts.append(f"(CASE WHEN {sql} IS NULL THEN 'N' ELSE {value} END)" if column.nullable else f"({value})")
+            value = f"'V' || {text} || '|'"
+            parts.append(f"coalesce({value}, 'N')" if column.nullable else f"({value})")
         return f"('x' || substr(md5({' || '.join(parts)}), 1, 16))::bit(64)::bigint"
     if engine == "mysql":
         parts = []
@@ -91,8 +92,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _mysql_text(column, logical, sql)
             if text is None:
                 return None
-            value = f"CONCAT('V', CHAR_LENGTH({text}), ':', {text})"
-            parts.append(f"IF({sql} IS NULL, 'N', {value})" if column.nullable else value)
+            value = f"CONCAT('V', {text}, '|')"
+            parts.append(f"IFNULL({value}, 'N')" if column.nullable else value)
         return f"CAST(CONV(SUBSTRING(MD5(CONCAT({', '.join(parts)})), 1, 16), 16, 10) AS UNSIGNED)"
     return None
 
