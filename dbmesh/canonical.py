@@ -10,7 +10,7 @@ A canonical value (as `Query` returns it) is turned into its comparison form:
 - everything else as it is (booleans, ints, floats, lower-case UUIDs, UTC timestamps ending in `Z`,
   dates; strings keep trailing spaces and case: they are differences).
 
-A row's digest is the MD5 of its text (`row_text`: the comparison forms, length-prefixed, which
+A row's digest is the MD5 of its text (`row_text`: the comparison forms, delimited, which
 PostgreSQL and MariaDB can also write in SQL); a segment's checksum is the sum (mod 2^64) of its
 rows' digests' first 8 bytes, order-independent like reladiff's.
 """
@@ -27,7 +27,7 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["MASK", "comparable", "group", "key_order", "key_range", "row_digest", "row_text", "to_value"]
+__all__ = ["MASK", "comparable", "group", "key_in", "key_order", "key_range", "row_digest", "row_text", "to_value"]
 
 MASK = (1 << 64) - 1
 
@@ -76,13 +76,13 @@ def _text(value: Any) -> str:
         text = repr(value)
     else:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return f"V{len(text)}:{text}"
+    return "V" + text.replace("\\", "\\\\").replace("|", "\\|") + "|"
 
 
 def row_text(values: Sequence[Any]) -> str:
-    """The row's comparison forms as one text: `N` for NULL, else `V<length>:<text>` per value
-    (length in code points), with no escaping, so a database can write it in SQL too
-    (services/checksum_sql.py)."""
+    """The row's comparison forms as one text: `N` for NULL, else `V<text>|` per value, `\\` and
+    `|` in the text escaped with a backslash (only strings can hold them), so that a database can
+    write it in SQL with each value computed once (services/checksum_sql.py)."""
     return "".join(_text(v) for v in values)
 
 
@@ -203,3 +203,26 @@ def key_range(
     if upper:
         parts.append(_tuple_compare(columns, values(upper), pb.OPERATOR_LT, inclusive=False))
     return _and(parts)
+
+
+def key_in(
+    columns: Sequence[str], logicals: Sequence[int], keys: Sequence[Sequence[Any]], where: pb.Expression | None = None
+) -> pb.Expression:
+    """`where` AND the key is one of `keys` (IN for one column, an OR of ANDs for several)."""
+    if len(columns) == 1:
+        values = pb.ValueList(values=[to_value(logicals[0], k[0]) for k in keys])
+        match = _cmp_list(columns[0], values)
+    else:
+        match = _or(
+            [
+                _and([_cmp(c, pb.OPERATOR_EQ, to_value(t, v)) for c, t, v in zip(columns, logicals, key, strict=True)])
+                for key in keys
+            ]
+        )
+    return _and([where, match]) if where is not None else match
+
+
+def _cmp_list(column: str, values: pb.ValueList) -> pb.Expression:
+    return pb.Expression(
+        comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=pb.Operand(list=values))
+    )

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import grpc
 import orjson
 
-from dbmesh.canonical import comparable, group, key_order, key_range, to_value
+from dbmesh.canonical import comparable, group, key_in, key_order, to_value
 from dbmesh.errors import DbmeshError
 from dbmesh.resolver.client import CallError, ResolverClient, call_error
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -39,6 +39,7 @@ log = logging.getLogger("dbmesh.reconcile")
 T = TypeVar("T")
 
 FANOUT = 32
+RESOLVE = 1_000  # rows in both with different digests, read in full at once
 DENSE = 0.5
 _MAX_DEPTH = 16
 _KEY_TYPES = {
@@ -423,28 +424,22 @@ class _Comparison:
         for low, high, x_rows, y_rows in differing:
             await self.range(low, high, x_rows, y_rows, depth + 1)
 
-    async def rows(self, side: Side, lower: Key | None, upper: Key | None) -> AsyncIterator[list[Any]]:
-        """The range's canonical rows in key order, `batch_rows` at a time; the next page is
-        asked for while this one is compared (at most two pages per side in memory)."""
-        plan = self.plan
-        batch = self.options.batch_rows
-        width = len(plan.key)
+    async def digests(self, side: Side, lower: Key | None, upper: Key | None) -> AsyncIterator[list[Any]]:
+        """The range's rows in key order as [key..., digest] (`Checksum` with `row_digests`),
+        `batch_rows` at a time; the next page is asked for while this one is compared (at most
+        two pages per side in memory)."""
+        width = len(self.plan.key)
 
-        def page(after: Key | None) -> asyncio.Task[list[list[Any]]]:
-            request = pb.QueryRequest(
-                columns=plan.refs(),
-                predicate=key_range(plan.key, plan.key_types, where=plan.where, lower=lower, upper=upper, after=after),
-                order_by=[pb.OrderBy(column=k) for k in plan.key],
-                limit=batch,
-            )
-            return asyncio.ensure_future(side.query(request))
+        def page(after: Key | None) -> asyncio.Task[pb.ChecksumResponse]:
+            request = self.request(lower, upper, row_digests=True, after_json=orjson.dumps(after) if after else b"")
+            return asyncio.ensure_future(side.checksum(request))
 
-        pending: asyncio.Task[list[list[Any]]] | None = page(None)
+        pending: asyncio.Task[pb.ChecksumResponse] | None = page(None)
         try:
             while pending is not None:
-                rows = await pending
+                rows: list[list[Any]] = orjson.loads((await pending).rows_json)
                 self.result.rows_moved += len(rows)
-                pending = page(rows[-1][:width]) if len(rows) == batch else None
+                pending = page(rows[-1][:width]) if len(rows) == self.options.batch_rows else None
                 for row in rows:
                     yield row
         finally:
@@ -452,9 +447,12 @@ class _Comparison:
                 pending.cancel()
 
     async def merge(self, lower: Key | None, upper: Key | None) -> None:
+        """An ordered merge of both sides' row digests; rows in both whose digests differ are
+        read in full (`RESOLVE` keys at a time) to name the columns that differ."""
         width = len(self.plan.key)
-        source = self.rows(self.source, lower, upper)
-        target = self.rows(self.target, lower, upper)
+        source = self.digests(self.source, lower, upper)
+        target = self.digests(self.target, lower, upper)
+        changed: list[Key] = []
         a = await anext(source, None)
         b = await anext(target, None)
         while a is not None or b is not None:
@@ -468,9 +466,36 @@ class _Comparison:
                 self.result.missing("only_in_target", b[:width])
                 b = await anext(target, None)
             else:
-                self.compare(a, b)
+                if a[width] == b[width]:
+                    self.result.same += 1
+                else:
+                    changed.append(a[:width])
+                    if len(changed) >= min(RESOLVE, self.options.batch_rows):
+                        await self.resolve(changed)
+                        changed = []
                 a = await anext(source, None)
                 b = await anext(target, None)
+        if changed:
+            await self.resolve(changed)
+
+    async def resolve(self, keys: list[Key]) -> None:
+        """Read the rows of `keys` in full from both sides and name the columns that differ."""
+        plan = self.plan
+        width = len(plan.key)
+        request = pb.QueryRequest(columns=plan.refs(), predicate=key_in(plan.key, plan.key_types, keys, plan.where))
+        rows_a, rows_b = await _gathered(
+            self.source.query(request),
+            self.target.query(pb.QueryRequest(columns=plan.refs(), predicate=request.predicate)),
+        )
+        self.result.rows_moved += len(rows_a) + len(rows_b)
+        by_key_a = {tuple(self.order(r[:width])): r for r in rows_a}
+        by_key_b = {tuple(self.order(r[:width])): r for r in rows_b}
+        for key in keys:
+            a, b = by_key_a.get(self.order(key)), by_key_b.get(self.order(key))
+            if a is None or b is None:  # deleted since its digest was read
+                self.result.changed(key, [])
+            else:
+                self.compare(a, b)
 
     def compare(self, a: list[Any], b: list[Any]) -> None:
         width = len(self.plan.key)

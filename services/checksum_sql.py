@@ -7,7 +7,7 @@ Only where the engine can write a column's comparison form exactly (docs/referen
 | logical | PostgreSQL | MariaDB / MySQL |
 |---|---|---|
 | int | `c::text` | `CAST(c AS CHAR)` |
-| decimal | `trim_scale(c)::text`, `'0'` for zero | trailing zeros trimmed from `CAST(c AS CHAR)`, `'0'` for zero |
+| decimal | `trim_scale(c)::text` | trailing zeros trimmed from `CAST(c AS CHAR)`, `'0'` for zero |
 | string | `text`, `varchar` | `varchar`, `text` in utf8mb4 (the MD5 is of UTF-8 bytes) |
 | datetime | `timestamp`, `timestamptz` at UTC: `YYYY-MM-DDTHH:MI:SS[.US]Z` | `datetime`, `timestamp` (UTC session) |
 | date | `YYYY-MM-DD` | `CAST(c AS CHAR)` |
@@ -31,19 +31,17 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
     if logical == Logical.INT and base in ("smallint", "integer", "bigint"):
         return f"{c}::text"
     if logical == Logical.DECIMAL and base == "numeric":
-        return f"(CASE WHEN {c} = 0 THEN '0' ELSE trim_scale({c})::text END)"
+        return f"trim_scale({c})::text"
     if logical == Logical.STRING and base in ("text", "character varying"):
-        return f"{c}::text"
+        return rf"replace(replace({c}::text, '\', '\\'), '|', '\|')"
     if logical == Logical.DATETIME and base in ("timestamp without time zone", "timestamp with time zone"):
         t = f"({c} AT TIME ZONE 'UTC')" if column.zoned else c
-        return (
-            f"(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN date_part('microseconds', {t})::bigint"
-            f" % 1000000 <> 0 THEN to_char({t}, '.US') ELSE '' END || 'Z')"
-        )
+        # One to_char with microseconds; a whole second drops them, as Python's isoformat does.
+        return f"replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
     if logical == Logical.DATE and base == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
     if logical == Logical.BOOLEAN and base == "boolean":
-        return f"(CASE WHEN {c} THEN 'true' ELSE 'false' END)"
+        return f"(CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END)"
     if logical == Logical.UUID and base == "uuid":
         return f"{c}::text"
     return None
@@ -63,17 +61,16 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         trimmed = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({c} AS CHAR)))"
         return f"(CASE WHEN {c} = 0 THEN '0' ELSE {trimmed} END)"
     if logical == Logical.STRING and kind in ("varchar", "text", "mediumtext", "longtext", "tinytext"):
-        return c if _mysql_utf8(column) else None
+        # Backslash escapes are on in the resolver's sql_mode: '\\' is one backslash.
+        return rf"REPLACE(REPLACE({c}, '\\', '\\\\'), '|', '\\|')" if _mysql_utf8(column) else None
     # No DATE_FORMAT: a `%` in the statement would be taken for a placeholder by the driver.
     if logical == Logical.DATETIME and kind in ("datetime", "timestamp"):
-        return (
-            f"CONCAT(REPLACE(LEFT(CAST({c} AS CHAR), 19), ' ', 'T'), IF(MICROSECOND({c}) <> 0,"
-            f" CONCAT('.', LPAD(MICROSECOND({c}), 6, '0')), ''), 'Z')"
-        )
+        six = f"REPLACE(CAST(CAST({c} AS DATETIME(6)) AS CHAR), ' ', 'T')"
+        return f"REPLACE(CONCAT({six}, 'Z'), '.000000Z', 'Z')"
     if logical == Logical.DATE and kind == "date":
         return f"CAST({c} AS CHAR)"
     if logical == Logical.BOOLEAN and (kind in ("bool", "boolean") or column.db_type.lower().startswith("tinyint(1)")):
-        return f"(CASE WHEN {c} <> 0 THEN 'true' ELSE 'false' END)"
+        return f"(CASE WHEN {c} <> 0 THEN 'true' WHEN {c} = 0 THEN 'false' END)"
     return None
 
 
@@ -86,7 +83,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _pg_text(column, logical, sql)
             if text is None:
                 return None
-            parts.append(f"(CASE WHEN {sql} IS NULL THEN 'N' ELSE 'V' || length({text}) || ':' || {text} END)")
+            value = f"'V' || {text} || '|'"
+            parts.append(f"coalesce({value}, 'N')" if column.nullable else f"({value})")
         return f"('x' || substr(md5({' || '.join(parts)}), 1, 16))::bit(64)::bigint"
     if engine == "mysql":
         parts = []
@@ -94,7 +92,8 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             text = _mysql_text(column, logical, sql)
             if text is None:
                 return None
-            parts.append(f"IF({sql} IS NULL, 'N', CONCAT('V', CHAR_LENGTH({text}), ':', {text}))")
+            value = f"CONCAT('V', {text}, '|')"
+            parts.append(f"IFNULL({value}, 'N')" if column.nullable else value)
         return f"CAST(CONV(SUBSTRING(MD5(CONCAT({', '.join(parts)})), 1, 16), 16, 10) AS UNSIGNED)"
     return None
 

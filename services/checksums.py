@@ -26,7 +26,7 @@ from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import CollectionInfo, Logical
 from dbmesh.services.checksum_sql import hash_sql, sum_sql
-from dbmesh.services.compiler import compile_predicate, compile_query
+from dbmesh.services.compiler import SqlStatement, compile_predicate, compile_query
 from dbmesh.services.dialects.base import Params
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import InvalidArgument
@@ -105,7 +105,7 @@ class _Scan:
         self.batch = batch
         self.statements: list[pb.Statement] = []
 
-    async def _fetch(self, conn: Connection, sql: str, params: list[Any]) -> list[Sequence[Any]]:
+    async def fetch(self, conn: Connection, sql: str, params: list[Any]) -> list[Sequence[Any]]:
         start = time.perf_counter()
         rows = await conn.fetch(sql, params)
         self.statements.append(pb.Statement(sql=sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows)))
@@ -125,11 +125,35 @@ class _Scan:
                 offset=segment_rows,
             )
             statement = compile_query(query, self.collection, self.engine.dialect).statements[0]
-            rows = await self._fetch(conn, statement.sql, statement.params)
+            rows = await self.fetch(conn, statement.sql, statement.params)
             if not rows:
                 return found
             start = [read(v) for read, v in zip(self.key_readers, rows[0], strict=True)]
             found.append(start)
+
+    async def digests_in_sql(self, hashed: str, after: list[Any] | None) -> pb.ChecksumResponse:
+        """The first `batch` rows of the range after `after`, as [key..., digest], hashed by the database."""
+        dialect = self.engine.dialect
+        infos = [self.collection.column(k) for k in self.key]
+        params = Params(dialect)
+        range_ = key_range(self.key, self.key_types, where=self.where, lower=self.lower, upper=self.upper, after=after)
+        where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
+        order = ", ".join(dialect.order_term(i, dialect.column(i), False) for i in infos)
+        sql = (
+            f"SELECT {', '.join(dialect.column(i) for i in infos)}, {hashed} FROM {dialect.quote(self.collection.name)}"
+            f" WHERE {where} ORDER BY {order} {dialect.limit_offset(params.add(self.batch), None)}"
+        )
+        async with self.engine.connection() as conn:
+            rows = await self.fetch(conn, sql, params.values)
+        width = len(self.key)
+        digests = [
+            [
+                *(read(v) for read, v in zip(self.key_readers, row[:width], strict=True)),
+                f"{int(row[width]) & MASK:016x}",
+            ]
+            for row in rows
+        ]
+        return pb.ChecksumResponse(rows_json=orjson.dumps(digests), rows_read=0, statements=self.statements)
 
     async def in_sql(self, hashed: str, given: list[list[Any]] | None, segment_rows: int) -> pb.ChecksumResponse:
         dialect = self.engine.dialect
@@ -139,22 +163,26 @@ class _Scan:
             if given is None and segment_rows > 0:
                 boundaries = await self._boundaries(conn, segment_rows)
             params = Params(dialect)
-            cases = [
-                compile_predicate(key_range(self.key, self.key_types, upper=b), dialect, self.collection, params)
-                for b in boundaries
-            ]
-            bucket = (
-                "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(cases)) + f" ELSE {len(cases)} END"
-                if cases
-                else "0"
-            )
+
+            def bucket(first: int, last: int) -> str:
+                """The segment (first..last) of a row, by binary search: log2(segments) comparisons
+                per row, placeholders bound in the order they appear."""
+                if first == last:
+                    return str(first)
+                middle = (first + last + 1) // 2
+                below = key_range(self.key, self.key_types, upper=boundaries[middle - 1])
+                condition = compile_predicate(below, dialect, self.collection, params)
+                low = bucket(first, middle - 1)
+                return f"CASE WHEN {condition} THEN {low} ELSE {bucket(middle, last)} END"
+
+            bucketed = bucket(0, len(boundaries))
             range_ = key_range(self.key, self.key_types, where=self.where, lower=self.lower, upper=self.upper)
             where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
             sql = (
-                f"SELECT s.b, COUNT(*), {sum_sql(self.engine.name, 's.h')} FROM (SELECT {bucket} AS b, {hashed} AS h"
+                f"SELECT s.b, COUNT(*), {sum_sql(self.engine.name, 's.h')} FROM (SELECT {bucketed} AS b, {hashed} AS h"
                 f" FROM {dialect.quote(self.collection.name)} WHERE {where}) AS s GROUP BY s.b"
             )
-            totals = {int(b): (int(n), int(total)) for b, n, total in await self._fetch(conn, sql, params.values)}
+            totals = {int(b): (int(n), int(total)) for b, n, total in await self.fetch(conn, sql, params.values)}
         for i, boundary in enumerate([None, *boundaries]):
             if boundary is not None:
                 segments.start(boundary)
@@ -190,30 +218,42 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
     hashed = hash_sql(
         engine.name, [(i, Logical(t), engine.dialect.column(i)) for i, t in zip(infos, logicals, strict=True)]
     )
+    scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
+
+    def page(after: list[Any] | None) -> SqlStatement:
+        """The next `batch` rows of the range after `after`, in key order (keyset paging)."""
+        query = pb.QueryRequest(
+            collection=collection.name,
+            columns=columns,
+            predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=after),
+            order_by=[pb.OrderBy(column=name) for name in key_names],
+            limit=batch,
+        )
+        return compile_query(query, collection, engine.dialect).statements[0]
+
+    if request.row_digests:
+        start_after = _keys("after_json", request.after_json, width, many=False)
+        if hashed is not None:
+            return await scan.digests_in_sql(hashed, start_after)
+        statement = page(start_after)
+        async with engine.connection() as conn:
+            rows = await scan.fetch(conn, statement.sql, statement.params)
+        digests = []
+        for row in rows:
+            values = [read(v) for read, v in zip(readers, row, strict=True)]
+            digests.append([*values[:width], f"{row_digest([f(v) for f, v in zip(forms, values, strict=True)]):016x}"])
+        return pb.ChecksumResponse(rows_json=orjson.dumps(digests), rows_read=len(rows), statements=scan.statements)
     if hashed is not None:
-        scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
         return await scan.in_sql(hashed, given, request.segment_rows)
     segments = _Segments()
     bounds = [order(b) for b in given] if given is not None else []
     limit = request.segment_rows
     after: list[Any] | None = None
     rows_read = 0
-    statements: list[pb.Statement] = []
     async with engine.connection() as conn:
         while True:
-            query = pb.QueryRequest(
-                collection=collection.name,
-                columns=columns,
-                predicate=key_range(key_names, key_types, where=where, lower=lower, upper=upper, after=after),
-                order_by=[pb.OrderBy(column=name) for name in key_names],
-                limit=batch,
-            )
-            statement = compile_query(query, collection, engine.dialect).statements[0]
-            start = time.perf_counter()
-            rows = await conn.fetch(statement.sql, statement.params)
-            statements.append(
-                pb.Statement(sql=statement.sql, time_ms=(time.perf_counter() - start) * 1000, rows=len(rows))
-            )
+            statement = page(after)
+            rows = await scan.fetch(conn, statement.sql, statement.params)
             for row in rows:
                 values = [read(v) for read, v in zip(readers, row, strict=True)]
                 key = values[:width]
@@ -230,4 +270,4 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
             after = values[:width]
     while given is not None and len(segments.boundaries) < len(given):  # segments past the last row are empty
         segments.start(given[len(segments.boundaries)])
-    return segments.response(rows_read, statements)
+    return segments.response(rows_read, scan.statements)

@@ -23,7 +23,7 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from dbmesh.services.server import create_server
 
-TEXTS = ["plain", "trailing  ", "Case", "", None, 'quote " and \\ back', "é ü 漢字 🙂", "line\nbreak"]
+TEXTS = ["plain", "trailing  ", "Case", "", None, 'quote " and \\ back | bar \\|', "é ü 漢字 🙂", "line\nbreak"]
 DECIMALS = [Decimal("0.00"), Decimal("-1.50"), Decimal("100.00"), Decimal("12.34"), None, Decimal("-0.05")]
 MOMENTS = [
     datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),

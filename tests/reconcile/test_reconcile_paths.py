@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Container
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from harness.servers import DatabaseInfo
 from reconcile_world import Database, write_config
@@ -38,6 +39,8 @@ class CountingSide(Side):
 
     async def checksum(self, request: pb.ChecksumRequest) -> pb.ChecksumResponse:
         response = await super().checksum(request)
+        if request.row_digests:
+            self.largest_page = max(self.largest_page, len(orjson.loads(response.rows_json)))
         self.largest_statement = max([self.largest_statement, *(s.rows for s in response.statements)])
         return response
 
@@ -94,7 +97,8 @@ async def test_few_differences_in_a_large_table_move_few_rows(sides: tuple[Datab
     assert [d["key"]["id"] for d in result.examples["different"]] == sorted(changed)
     # One level of FANOUT segments of LARGE / FANOUT rows; only the three that differ are merged,
     # both sides' rows of each: 3 * 2 * 625 = 3,750 of the 40,000 rows.
-    assert result.rows_moved == ENDS + 3 * 2 * (LARGE // FANOUT)
+    # The merge brings both sides' row digests, then the three rows whose digests differ in full.
+    assert result.rows_moved == ENDS + 3 * 2 * (LARGE // FANOUT) + 3 * 2
     assert result.checksum_calls == 2
 
 
@@ -109,11 +113,10 @@ async def test_dense_differences_are_merged_within_the_batch(sides: tuple[Databa
     assert (result.different, result.same) == (len(changed), rows - len(changed))
     # Every segment differs: a dense level goes straight to the merge (no deeper bisection).
     assert result.checksum_calls == 2
-    assert result.rows_moved == ENDS + 2 * rows
+    assert result.rows_moved == ENDS + 2 * rows + 2 * len(changed)
     assert max(source.largest_page, target.largest_page) == 100
-    # The databases sum the segments themselves (services/checksum_sql.py): a statement returns one
-    # row per segment, never the table's rows.
-    assert max(source.largest_statement, target.largest_statement) <= FANOUT
+    # Row digests a batch at a time; the rows that differ read in full, a batch of keys at a time.
+    assert max(source.largest_statement, target.largest_statement) == 100
 
 
 async def test_a_uuid_key_is_bisected_by_row_count(sides: tuple[Database, Database, Path]) -> None:

@@ -1555,6 +1555,8 @@ class ChecksumRequest(_message.Message):
     BOUNDARIES_JSON_FIELD_NUMBER: _builtins.int
     SEGMENT_ROWS_FIELD_NUMBER: _builtins.int
     BATCH_ROWS_FIELD_NUMBER: _builtins.int
+    ROW_DIGESTS_FIELD_NUMBER: _builtins.int
+    AFTER_JSON_FIELD_NUMBER: _builtins.int
     collection: _builtins.str
     lower_json: _builtins.bytes
     """inclusive; empty: from the first row"""
@@ -1566,6 +1568,11 @@ class ChecksumRequest(_message.Message):
     """0: one segment"""
     batch_rows: _builtins.int
     """rows read per statement (bounds memory); 0: 10000"""
+    row_digests: _builtins.bool
+    """Instead of segments: the range's first `batch_rows` rows after the key `after_json` (empty:
+    from `lower_json`), in key order, each as its key and digest (for a row-by-row merge).
+    """
+    after_json: _builtins.bytes
     @_builtins.property
     def key(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnRef]:
         """unique, non-null key columns, in key order"""
@@ -1590,10 +1597,12 @@ class ChecksumRequest(_message.Message):
         boundaries_json: _builtins.bytes = ...,
         segment_rows: _builtins.int = ...,
         batch_rows: _builtins.int = ...,
+        row_digests: _builtins.bool = ...,
+        after_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["predicate", b"predicate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_rows", b"batch_rows", "boundaries_json", b"boundaries_json", "collection", b"collection", "columns", b"columns", "key", b"key", "lower_json", b"lower_json", "predicate", b"predicate", "segment_rows", b"segment_rows", "upper_json", b"upper_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_json", b"after_json", "batch_rows", b"batch_rows", "boundaries_json", b"boundaries_json", "collection", b"collection", "columns", b"columns", "key", b"key", "lower_json", b"lower_json", "predicate", b"predicate", "row_digests", b"row_digests", "segment_rows", b"segment_rows", "upper_json", b"upper_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1632,10 +1641,13 @@ class ChecksumResponse(_message.Message):
     BOUNDARIES_JSON_FIELD_NUMBER: _builtins.int
     ROWS_READ_FIELD_NUMBER: _builtins.int
     STATEMENTS_FIELD_NUMBER: _builtins.int
+    ROWS_JSON_FIELD_NUMBER: _builtins.int
     boundaries_json: _builtins.bytes
     """the boundaries used (given or chosen)"""
     rows_read: _builtins.int
     """rows the resolver read from the database"""
+    rows_json: _builtins.bytes
+    """With row_digests: a JSON array of [key..., digest] (digest: 16 hex digits, as in Segment)."""
     @_builtins.property
     def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Segment]:
         """len(boundaries) + 1 segments, in key order"""
@@ -1649,10 +1661,11 @@ class ChecksumResponse(_message.Message):
         boundaries_json: _builtins.bytes = ...,
         rows_read: _builtins.int = ...,
         statements: _abc.Iterable[Global___Statement] | None = ...,
+        rows_json: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["boundaries_json", b"boundaries_json", "rows_read", b"rows_read", "segments", b"segments", "statements", b"statements"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boundaries_json", b"boundaries_json", "rows_json", b"rows_json", "rows_read", b"rows_read", "segments", b"segments", "statements", b"statements"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
