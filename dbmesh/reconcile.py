@@ -31,6 +31,7 @@ from dbmesh.canonical import comparable, group, key_in, key_order, to_value
 from dbmesh.errors import DbmeshError
 from dbmesh.resolver.client import CallError, ResolverClient, call_error
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.where_operators import OPERATORS
 
 __all__ = ["DENSE", "FANOUT", "Options", "Result", "Side", "plan", "reconcile"]
 
@@ -52,19 +53,6 @@ _KEY_TYPES = {
 }
 _NUMERIC = {pb.LOGICAL_TYPE_INT, pb.LOGICAL_TYPE_FLOAT, pb.LOGICAL_TYPE_DECIMAL}
 _TYPE_NAMES = {v: k.removeprefix("LOGICAL_TYPE_").lower() for k, v in pb.LogicalType.items()}
-_OPERATORS = {
-    "_eq": pb.OPERATOR_EQ,
-    "_neq": pb.OPERATOR_NEQ,
-    "_gt": pb.OPERATOR_GT,
-    "_gte": pb.OPERATOR_GTE,
-    "_lt": pb.OPERATOR_LT,
-    "_lte": pb.OPERATOR_LTE,
-    "_in": pb.OPERATOR_IN,
-    "_nin": pb.OPERATOR_NIN,
-    "_like": pb.OPERATOR_LIKE,
-    "_ilike": pb.OPERATOR_ILIKE,
-    "_is_null": pb.OPERATOR_IS_NULL,
-}
 
 
 @dataclass
@@ -250,8 +238,8 @@ def _where(text: str, columns: Mapping[str, int]) -> pb.Expression:
             raise DbmeshError(f'--where: {path} must be an object of operators, e.g. {{"_eq": 1}}')
         out = []
         for op, value in ops.items():
-            if op not in _OPERATORS:
-                raise DbmeshError(f"--where: {path}: unknown operator {op!r} (known: {', '.join(_OPERATORS)})")
+            if op not in OPERATORS:
+                raise DbmeshError(f"--where: {path}: unknown operator {op!r} (known: {', '.join(OPERATORS)})")
             logical = columns[column]
 
             if op in ("_in", "_nin"):
@@ -263,7 +251,7 @@ def _where(text: str, columns: Mapping[str, int]) -> pb.Expression:
                 operand = pb.Operand(value=pb.Value(string=str(value)))
             else:
                 operand = pb.Operand(value=to_value(logical, value))
-            comparison = pb.Comparison(column=column, operator=_OPERATORS[op], operand=operand)
+            comparison = pb.Comparison(column=column, operator=OPERATORS[op], operand=operand)
             out.append(pb.Expression(comparison=comparison))
         return out
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from dbmesh.errors import ConfigError
+from dbmesh.where_operators import COMPARISONS
 
 if TYPE_CHECKING:
     from dbmesh.config import _Table
@@ -37,7 +38,6 @@ __all__ = [
 
 CLAIMS_PREFIX = "claims."
 OPERATIONS = ("select", "insert", "update", "delete")
-COMPARISONS = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_like", "_ilike", "_is_null")
 _GROUPS = ("_and", "_or", "_not")
 # What each operation's table may say: the columns it may read or write, the rows it may reach.
 _OPERATION_KEYS = {

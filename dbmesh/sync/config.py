@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from dbmesh.errors import ConfigError
+from dbmesh.where_operators import COMPARISONS
 
 if TYPE_CHECKING:
     from dbmesh.config import DatabaseConfig, _Table
@@ -26,7 +27,6 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # now, now-30d, now-12h, today, today-1d (s, m, h, d; + as well as -)
 RELATIVE = re.compile(r"(now|today)(?:([+-])([0-9]{1,6})([smhd]))?")
-COMPARISONS = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null", "_like", "_ilike")
 _KEYS = (
     "name",
     "source",

@@ -19,22 +19,10 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.sync.config import RELATIVE, Cmp, Node, SyncJob
+from dbmesh.where_operators import OPERATORS
 
 __all__ = ["compile_where", "relative_time", "row_value", "where_value"]
 
-_OPERATORS = {
-    "_eq": pb.OPERATOR_EQ,
-    "_neq": pb.OPERATOR_NEQ,
-    "_gt": pb.OPERATOR_GT,
-    "_gte": pb.OPERATOR_GTE,
-    "_lt": pb.OPERATOR_LT,
-    "_lte": pb.OPERATOR_LTE,
-    "_in": pb.OPERATOR_IN,
-    "_nin": pb.OPERATOR_NIN,
-    "_is_null": pb.OPERATOR_IS_NULL,
-    "_like": pb.OPERATOR_LIKE,
-    "_ilike": pb.OPERATOR_ILIKE,
-}
 _ORDERED = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null")
 _ALLOWED: dict[int, tuple[str, ...]] = {
     pb.LOGICAL_TYPE_STRING: (*_ORDERED, "_like", "_ilike"),
@@ -91,7 +79,7 @@ def _comparison(job: SyncJob, cmp: Cmp, columns: Mapping[str, pb.Column], starte
     if cmp.operator not in allowed:
         kind = _TYPE_NAMES.get(column.type, "this")
         raise job.error(f"{cmp.operator} does not apply to {kind} column {cmp.column!r}", where)
-    operator = _OPERATORS[cmp.operator]
+    operator = OPERATORS[cmp.operator]
     if cmp.operator == "_is_null":
         operand = pb.Operand(value=pb.Value(boolean=bool(cmp.value)))
     else:

@@ -79,7 +79,7 @@ CASES = [
     (
         JOB + 'where = { status = { _equals = "x" } }',
         "sync[0].where.status._equals: unknown operator (known: _eq, _neq, _gt, _gte, _lt, _lte, _in, _nin,"
-        " _is_null, _like, _ilike)",
+        " _like, _ilike, _is_null)",
     ),
     (
         JOB + 'where = { created_at = { _lt = "now-30days" } }',
