@@ -190,7 +190,9 @@ async def test_dbmesh_up_answers_over_token_and_mtls_in_one_trace(
     trace_id = body["extensions"]["trace"]["traceparent"].split("-")[1]
 
     def complete(spans: list[Any]) -> bool:
-        return [s.name for s in spans if s.trace_id == trace_id].count("dbmesh.statement") == 3
+        # The router and the resolvers export on their own schedules: wait for both sides' spans.
+        names = [s.name for s in spans if s.trace_id == trace_id]
+        return names.count("dbmesh.statement") == 3 and names.count("dbmesh.fetch") == 3
 
     await collector.wait_for(complete)
     spans = collector.trace(trace_id)
