@@ -114,7 +114,8 @@ def key_order(logicals: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, .
 
 
 def to_value(logical: int, value: Any) -> pb.Value:
-    """A canonical value of `logical` as a contract `Value`, to bind in a predicate. A value that
+    """A canonical value of `logical` (as a Query's JSON rows carry it, §8) as a contract `Value`,
+    to bind in a predicate or write back (dbmesh.sync). A value that
     is not one of that type goes as a string, for the resolver to refuse naming the column
     (`column 'id' (integer): 'abc' is not a valid value`), never rounded or coerced here."""
     if value is None:
@@ -128,6 +129,8 @@ def to_value(logical: int, value: Any) -> pb.Value:
         return pb.Value(boolean=value)
     if logical == pb.LOGICAL_TYPE_DECIMAL and (exact or isinstance(value, (float, str))):
         return pb.Value(decimal=str(value))
+    if logical == pb.LOGICAL_TYPE_JSON:
+        return pb.Value(json=orjson.dumps(value).decode())
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     if logical == pb.LOGICAL_TYPE_UUID:
         return pb.Value(uuid=text)

@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from dbmesh.canonical import to_value
 from dbmesh.coordinator import Coordinator
 from dbmesh.coordinator._faults import crash_point
 from dbmesh.errors import ConfigError
@@ -48,7 +49,7 @@ from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.sync.config import SyncJob
 from dbmesh.sync.state import JobState, ensure_tables, now_ms, read_state, state_write
-from dbmesh.sync.where import compile_where, row_value
+from dbmesh.sync.where import compile_where
 
 __all__ = ["JobRun", "RunResult"]
 
@@ -255,7 +256,7 @@ class JobRun:
     # --- reading ------------------------------------------------------------------------------------
 
     def _value(self, table: _Table, column: str, v: Any) -> pb.Value:
-        return row_value(table.types[column], v)
+        return to_value(table.types[column], v)
 
     def _after(self, table: _Table, mark: Sequence[Any]) -> pb.Expression:
         """Rows whose tuple `order` is past `mark`: (c > x) or (c = x and k > y) or ..., with

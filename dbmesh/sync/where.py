@@ -15,13 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
-
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.sync.config import RELATIVE, Cmp, Node, SyncJob
 from dbmesh.where_operators import OPERATORS
 
-__all__ = ["compile_where", "relative_time", "row_value", "where_value"]
+__all__ = ["compile_where", "relative_time", "where_value"]
 
 _ORDERED = ("_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null")
 _ALLOWED: dict[int, tuple[str, ...]] = {
@@ -164,26 +162,3 @@ def where_value(logical: int, value: Any, started: datetime) -> pb.Value:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def row_value(logical: int, value: Any) -> pb.Value:
-    """A value of a Query's JSON row (canonical form, §8) as the Value that writes it back."""
-    if value is None:
-        return pb.Value(null=True)
-    if logical == pb.LOGICAL_TYPE_BOOLEAN:
-        return pb.Value(boolean=bool(value))
-    if logical == pb.LOGICAL_TYPE_INT:
-        return pb.Value(int=int(value))
-    if logical == pb.LOGICAL_TYPE_FLOAT:
-        return pb.Value(float=float(value))
-    if logical == pb.LOGICAL_TYPE_DECIMAL:
-        return pb.Value(decimal=str(value))
-    if logical == pb.LOGICAL_TYPE_UUID:
-        return pb.Value(uuid=str(value))
-    if logical == pb.LOGICAL_TYPE_DATETIME:
-        return pb.Value(datetime=str(value))
-    if logical == pb.LOGICAL_TYPE_DATE:
-        return pb.Value(date=str(value))
-    if logical == pb.LOGICAL_TYPE_JSON:
-        return pb.Value(json=orjson.dumps(value).decode())
-    return pb.Value(string=str(value))
