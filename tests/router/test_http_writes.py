@@ -6,24 +6,12 @@ write is tests/unit/router/test_coalesced_writes.py.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import orjson
-import pytest
-from harness.demo import demo_databases, prepare_demo
 from harness.mesh import InProcessMesh
 
 from dbmesh.demo import customer_id
-
-
-@pytest.fixture(scope="module")
-async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessMesh]:
-    data = tmp_path_factory.mktemp("demo")
-    schema = prepare_demo(data)
-    running = await InProcessMesh(demo_databases(data), schema).start()
-    yield running
-    await running.stop()
 
 
 def _request(query: str, *headers: str) -> bytes:
@@ -53,8 +41,8 @@ async def _open(mesh: InProcessMesh) -> tuple[asyncio.StreamReader, asyncio.Stre
 QUERY = '{ customer(id: "%s") { name } }' % customer_id(1)
 
 
-async def test_a_response_before_the_router_closes_is_written_in_full(mesh: InProcessMesh) -> None:
-    reader, writer = await _open(mesh)
+async def test_a_response_before_the_router_closes_is_written_in_full(demo_mesh: InProcessMesh) -> None:
+    reader, writer = await _open(demo_mesh)
     writer.write(_request(QUERY, "Connection: close"))
     await writer.drain()
     head, body = _split(await asyncio.wait_for(reader.read(), 10))  # until the router closes
@@ -63,8 +51,8 @@ async def test_a_response_before_the_router_closes_is_written_in_full(mesh: InPr
     writer.close()
 
 
-async def test_pipelined_requests_are_answered_in_order(mesh: InProcessMesh) -> None:
-    reader, writer = await _open(mesh)
+async def test_pipelined_requests_are_answered_in_order(demo_mesh: InProcessMesh) -> None:
+    reader, writer = await _open(demo_mesh)
     queries = ['{ customer(id: "%s") { name } }' % customer_id(i) for i in (1, 2, 3)]
     writer.write(b"".join(_request(q) for q in queries))
     await writer.drain()
