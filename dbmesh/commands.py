@@ -20,6 +20,7 @@ from typing import Any
 from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
+from dbmesh.heap import freeze_startup_heap
 from dbmesh.mesh import MeshConfig
 from dbmesh.router.access import check_permissions
 from dbmesh.schema import SchemaModel, load_schema
@@ -114,6 +115,7 @@ async def serve_router(
                 await serving
                 raise DbmeshError(f"the router could not start on {host}:{bound_port}")
             await asyncio.sleep(0.02)
+        freeze_startup_heap()
         shown = f"[{host}]" if ":" in host else host
         if on_ready is not None:
             ready = on_ready(f"http://{shown}:{bound_port}/graphql", core)

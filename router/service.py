@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import random
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +83,13 @@ def _by_response_key(source: Any, info: GraphQLResolveInfo[Any], **args: Any) ->
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    """A fresh W3C traceparent. Trace and span ids need to be random, not secret: the Mersenne
+    Twister (as OpenTelemetry's own id generator) costs no system call, where `secrets` read
+    /dev/urandom twice per request (1.5 % of the router's CPU on a Point request). Neither id may
+    be all zeros."""
+    trace_id = random.getrandbits(128) or 1
+    span_id = random.getrandbits(64) or 1
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
 
 
 class Router:

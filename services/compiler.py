@@ -307,11 +307,14 @@ def as_uuid(column: ColumnInfo) -> ColumnInfo:
 
 def _with_uuid_columns(request: pb.QueryRequest, collection: CollectionInfo) -> CollectionInfo:
     """`collection` with the text columns this request reads as UUIDs seen as such."""
-    names = {c.name for c in request.columns if c.type == pb.LOGICAL_TYPE_UUID and c.name in collection.columns}
-    if not names:
+    changed = {}
+    for c in request.columns:
+        info = collection.columns.get(c.name) if c.type == pb.LOGICAL_TYPE_UUID else None
+        if info is not None and (seen := as_uuid(info)) is not info:
+            changed[c.name] = seen
+    if not changed:  # none, or every one a UUID column already (PostgreSQL's uuid): no copy per request
         return collection
-    columns = {name: as_uuid(info) if name in names else info for name, info in collection.columns.items()}
-    return replace(collection, columns=columns)
+    return replace(collection, columns={**collection.columns, **changed})
 
 
 _Split = tuple[list[pb.Comparison], list[pb.Expression]] | None

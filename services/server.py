@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from dbmesh.config import DatabaseConfig
+from dbmesh.heap import freeze_startup_heap
 from dbmesh.mesh import MeshConfig, TokenCheck
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
@@ -96,6 +97,7 @@ async def serve(config: DatabaseConfig, address: str, mesh: MeshConfig | None = 
     security = (mesh or MeshConfig()).describe()
     log.info("resolver for %s listening on %s:%d (%s)", config.describe(), host, running.port, security)
     print(f"resolver {config.name} listening on {host}:{running.port}", flush=True)
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
