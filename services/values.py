@@ -44,6 +44,7 @@ __all__ = [
     "MAX_SIGNIFICANT_DIGITS",
     "Json",
     "bounded_decimal",
+    "canonical_value",
     "from_proto",
     "parse_datetime",
     "reader",
@@ -311,3 +312,30 @@ def reader(logical: Logical, column: ColumnInfo) -> Callable[[Any], Any]:
         return None if v is None else read(v)
 
     return read_nullable
+
+
+def canonical_value(value: Any, logical: Logical) -> pb.Value:
+    """A canonical value read from a row (what `reader` returns), as a contract value of the
+    logical type it was read as: the form a router sends it back in as a key (`router.requests.to_value`)."""
+    if value is None:
+        return pb.Value(null=True)
+    if logical == Logical.UUID:
+        try:
+            return pb.Value(uuid=str(uuid.UUID(str(value))))
+        except ValueError:
+            return pb.Value(string=str(value))
+    if logical == Logical.INT:
+        return pb.Value(int=int(value))
+    if logical == Logical.FLOAT:
+        return pb.Value(float=float(value))
+    if logical == Logical.BOOLEAN:
+        return pb.Value(boolean=bool(value))
+    if logical == Logical.DATETIME:
+        return pb.Value(datetime=str(value))
+    if logical == Logical.DATE:
+        return pb.Value(date=str(value))
+    if logical == Logical.DECIMAL:
+        return pb.Value(decimal=str(value))
+    if logical == Logical.JSON:
+        return pb.Value(json=orjson.dumps(value).decode())
+    return pb.Value(string=str(value))
