@@ -20,6 +20,7 @@ Every call is an OpenTelemetry span (`dbmesh.fetch`, a child of the request's sp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Execution:
         self.outcomes: dict[int, Outcome] = {}
         self.routes: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self._nested_spans: dict[int, Span] = {}  # fetch spans of nested fetches in a call in flight
 
     async def run(self) -> None:
         if self.plan.root is not None:
@@ -161,26 +163,35 @@ class Execution:
         if keys is not None:
             request.variables.extend(key_variables(keys, node.join_scalars))  # type: ignore[union-attr]
         if fetch.nested:
-            try:
-                request.nested.extend(self._nested(child) for child in fetch.nested)
-                row_sets, served = await self._call(fetch, request)
-            except BadUserInput:  # a nested fetch's arguments: it fails on its own, at its path
-                del request.nested[:]
-            except CallError as exc:
-                if exc.unavailable:  # its fallbacks were tried already: so would theirs be
-                    raise
-                del request.nested[:]
-            else:
-                outcome = _outcome(keys, row_sets)
-                self._nested_outcomes(fetch.nested, outcome.rows, served.response.nested, served)
-                return outcome, ()
+            with contextlib.ExitStack() as spans:
+                try:
+                    request.nested.extend(self._nested(child, spans) for child in fetch.nested)
+                    row_sets, served = await self._call(fetch, request)
+                except BadUserInput as exc:  # a nested fetch's arguments: it fails on its own, at its path
+                    self._abandoned(fetch.nested, exc.code)
+                    del request.nested[:]
+                except CallError as exc:
+                    self._abandoned(fetch.nested, exc.code)
+                    if exc.unavailable:  # its fallbacks were tried already: so would theirs be
+                        raise
+                    del request.nested[:]
+                else:
+                    outcome = _outcome(keys, row_sets)
+                    self._nested_outcomes(fetch.nested, outcome.rows, served.response.nested, served)
+                    return outcome, ()
         return _outcome(keys, (await self._call(fetch, request))[0]), fetch.nested
 
-    def _nested(self, child: BatchedJoin) -> pb.NestedQuery:
-        """The nested request of `child` (row filters ANDed in, as for any fetch), with its own nested."""
+    def _nested(self, child: BatchedJoin, spans: contextlib.ExitStack) -> pb.NestedQuery:
+        """The nested request of `child` (row filters ANDed in, as for any fetch), with its own
+        nested; traced, each has a fetch span of its own (in `spans`), named to the resolver."""
         request = self._request(child)
-        request.nested.extend(self._nested(grandchild) for grandchild in child.fetch.nested)
-        return pb.NestedQuery(request=request, keys=nested_keys(child.join))
+        traceparent = ""
+        if self.span.recording:
+            span = spans.enter_context(self.span.child("dbmesh.fetch", _attributes(child.fetch, request)))
+            self._nested_spans[child.id] = span
+            traceparent = span.traceparent or ""
+        request.nested.extend(self._nested(grandchild, spans) for grandchild in child.fetch.nested)
+        return pb.NestedQuery(request=request, keys=nested_keys(child.join), traceparent=traceparent)
 
     def _nested_outcomes(
         self,
@@ -207,11 +218,25 @@ class Execution:
             except CodedError as exc:
                 outcome = Outcome(error=exc)
                 self._failed(child, exc)
+            if (span := self._nested_spans.pop(child.id, None)) is not None:
+                span.set("dbmesh.database", served.database)
+                if outcome.error is not None:
+                    span.failed(outcome.error.code)
+                else:
+                    span.set("dbmesh.keys", len(outcome.by_key))
+                    span.set("dbmesh.rows", len(outcome.rows))
             self.outcomes[child.id] = outcome
             if outcome.error is None:
                 self._nested_outcomes(child.fetch.nested, outcome.rows, response.nested, served)
             else:
                 self._skipped(child.fetch.nested)
+
+    def _abandoned(self, nested: tuple[BatchedJoin, ...], code: str) -> None:
+        """The spans of nested fetches whose one call failed or was never made: failed."""
+        for child in nested:
+            if (span := self._nested_spans.pop(child.id, None)) is not None:
+                span.failed(code)
+            self._abandoned(child.fetch.nested, code)
 
     def _skipped(self, nested: tuple[BatchedJoin, ...]) -> None:
         for child in nested:

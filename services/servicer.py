@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import grpc
@@ -258,7 +258,9 @@ class ResolverServicer(pb_grpc.ResolverServicer):
                 continue
             child_collection = reading.catalog.collection(child.collection)
             child_compiled = compile_query(child, child_collection, self.engine.dialect, self._shapes)
-            nested.append(await self._read(child, child_collection, child_compiled, reading))
+            # Its statements' spans go under the router's span of its fetch, when it names one.
+            under = replace(reading, fetch=current().remote(item.traceparent)) if item.traceparent else reading
+            nested.append(await self._read(child, child_collection, child_compiled, under))
         return pb.QueryResponse(row_sets=_encode(row_sets), statements=statements, nested=nested)
 
     async def _run_reads(

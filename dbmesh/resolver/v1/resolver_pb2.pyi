@@ -546,6 +546,11 @@ class NestedQuery(_message.Message):
 
     REQUEST_FIELD_NUMBER: _builtins.int
     KEYS_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    traceparent: _builtins.str
+    """The W3C trace context its statements' spans go under (the router's span of this fetch);
+    empty: the call's own (`traceparent` metadata).
+    """
     @_builtins.property
     def request(self) -> Global___QueryRequest: ...
     @_builtins.property
@@ -557,10 +562,11 @@ class NestedQuery(_message.Message):
         *,
         request: Global___QueryRequest | None = ...,
         keys: _abc.Iterable[Global___NestedKey] | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "request", b"request", "traceparent", b"traceparent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
