@@ -1,6 +1,7 @@
 """The schema of the access-control tests (docs/reference.md §14): customers on PostgreSQL
 (`shop`, falling back to the SQLite `cache`, also when a customer is not found), their orders on
-MariaDB (`history`, with each order's `siblings` there too), and secrets on SQLite that role `customer` may not see at all."""
+MariaDB (`history`, with each order's `siblings` there too), and secrets on SQLite that role
+`customer` may not see at all."""
 
 from dbmesh import database, types
 
