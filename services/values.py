@@ -324,18 +324,18 @@ def canonical_value(value: Any, logical: Logical) -> pb.Value:
             return pb.Value(uuid=str(uuid.UUID(str(value))))
         except ValueError:
             return pb.Value(string=str(value))
-    if logical == Logical.INT:
-        return pb.Value(int=int(value))
-    if logical == Logical.FLOAT:
-        return pb.Value(float=float(value))
-    if logical == Logical.BOOLEAN:
-        return pb.Value(boolean=bool(value))
-    if logical == Logical.DATETIME:
-        return pb.Value(datetime=str(value))
-    if logical == Logical.DATE:
-        return pb.Value(date=str(value))
-    if logical == Logical.DECIMAL:
-        return pb.Value(decimal=str(value))
     if logical == Logical.JSON:
         return pb.Value(json=orjson.dumps(value).decode())
-    return pb.Value(string=str(value))
+    kind, convert = _CANONICAL_KINDS.get(logical, ("string", str))
+    return pb.Value(**{kind: convert(value)})
+
+
+# The contract value kind of each logical type a canonical value converts to directly.
+_CANONICAL_KINDS: dict[Logical, tuple[str, Callable[[Any], Any]]] = {
+    Logical.INT: ("int", int),
+    Logical.FLOAT: ("float", float),
+    Logical.BOOLEAN: ("boolean", bool),
+    Logical.DATETIME: ("datetime", str),
+    Logical.DATE: ("date", str),
+    Logical.DECIMAL: ("decimal", str),
+}
