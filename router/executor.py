@@ -166,7 +166,7 @@ class Execution:
             with contextlib.ExitStack() as spans:
                 try:
                     request.nested.extend(self._nested(child, spans) for child in fetch.nested)
-                    row_sets, served = await self._call(fetch, request)
+                    row_sets, fetched = await self._call(fetch, request)
                 except BadUserInput as exc:  # a nested fetch's arguments: it fails on its own, at its path
                     self._abandoned(fetch.nested, exc.code)
                     del request.nested[:]
@@ -177,6 +177,7 @@ class Execution:
                     del request.nested[:]
                 else:
                     outcome = _outcome(keys, row_sets)
+                    served = fetched.served[-1]  # one response: a nested fetch has no not_found fallback
                     self._nested_outcomes(fetch.nested, outcome.rows, served.response.nested, served)
                     return outcome, ()
         return _outcome(keys, (await self._call(fetch, request))[0]), fetch.nested
@@ -243,9 +244,9 @@ class Execution:
             self.outcomes[child.id] = Outcome()
             self._skipped(child.fetch.nested)
 
-    async def _call(self, fetch: Fetch, request: pb.QueryRequest) -> tuple[list[list[list[Any]]], Served]:
+    async def _call(self, fetch: Fetch, request: pb.QueryRequest) -> tuple[list[list[list[Any]]], Fetched]:
         """The decoded row sets of `request` to `fetch`'s databases, within the fetch's span, and
-        the (last) response that served them."""
+        what served them."""
         span = self.span.child("dbmesh.fetch", _attributes(fetch, request)) if self.span.recording else NO_SPAN
         with span:
             fetched = await self._traffic(fetch, request, span.traceparent or self.traceparent)
@@ -258,7 +259,7 @@ class Execution:
                     span.set("dbmesh.fallback_from", served.fallback_from)
                 if served.replica:
                     span.set("dbmesh.replica", served.replica)
-        return row_sets, fetched.served[-1]
+        return row_sets, fetched
 
     def _spend(self, encoded: list[tuple[bytes, str]]) -> list[list[list[Any]]]:
         """The decoded row sets of `encoded` (rows as JSON, the database that served them), paid
