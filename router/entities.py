@@ -112,7 +112,7 @@ class FederationPlanner:
         fragments = {
             d.name.value: FragmentDetails(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        planning = _Planning(self.schema, self.planner.index, operation, fragments, variables)
+        planning = _Planning(self.schema, self.planner.index, operation, fragments, variables, nest=self.planner.nest)
         roots = planning.collect_root()
         if not any(nodes[0].name.value in (SERVICE, ENTITIES) for nodes in roots.values()):
             return self.planner.plan(document, operation_name, variables), ()

@@ -20,7 +20,9 @@ Every call is an OpenTelemetry span (`dbmesh.fetch`, a child of the request's sp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +31,11 @@ from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.budget import ResponseBudget
-from dbmesh.router.errors import CallError, CodedError
+from dbmesh.router.errors import BadUserInput, CallError, CodedError
 from dbmesh.router.plan import BatchedJoin, Fetch, Node, Parallel, Plan, Sequence, Virtual
-from dbmesh.router.requests import all_of, build_request, key_variables, resolve_arguments
+from dbmesh.router.requests import all_of, build_request, key_variables, nested_keys, resolve_arguments
 from dbmesh.router.schema import SchemaIndex
-from dbmesh.router.traffic import Fetched, Traffic
+from dbmesh.router.traffic import Fetched, Served, Traffic
 from dbmesh.telemetry import NO_SPAN, Span
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ class Execution:
         self.outcomes: dict[int, Outcome] = {}
         self.routes: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self._nested_spans: dict[int, Span] = {}  # fetch spans of nested fetches in a call in flight
 
     async def run(self) -> None:
         if self.plan.root is not None:
@@ -97,11 +100,21 @@ class Execution:
             row = [resolve_arguments(t, self.variables) if t is not None else None for _, t in node.arguments]
             self.outcomes[node.id] = Outcome(rows=[[None if v is Undefined else v for v in row] + [""]])
         else:
-            try:
-                self.outcomes[node.id] = await self._fetch(node)
-            except CodedError as exc:
-                self.outcomes[node.id] = Outcome(error=exc)
-                self._failed(node, exc)
+            await self._run_fetch(node)
+
+    async def _run_fetch(self, node: Fetch | BatchedJoin) -> None:
+        """Run a fetch and the relation fetches nested in it: in its one call, or, when that call
+        cannot be made or fails for a reason other than unavailability, each after it on its own,
+        as if never nested (so their results and errors are what they would have been)."""
+        separate: tuple[BatchedJoin, ...]
+        try:
+            outcome, separate = await self._fetch(node)
+        except CodedError as exc:
+            outcome, separate = Outcome(error=exc), _fetch_of(node).nested  # they find it failed
+            self._failed(node, exc)
+        self.outcomes[node.id] = outcome
+        if separate:
+            await asyncio.gather(*(self._run_fetch(child) for child in separate))
 
     # --- fetches --------------------------------------------------------------------------------
 
@@ -133,32 +146,111 @@ class Execution:
         }
         return build_request(node, self.index, arguments, default_limit=self.default_limit)
 
-    async def _fetch(self, node: Fetch | BatchedJoin) -> Outcome:
+    async def _fetch(self, node: Fetch | BatchedJoin) -> tuple[Outcome, tuple[BatchedJoin, ...]]:
+        """The fetch's outcome, and the nested fetches still to run on their own (the outcomes of
+        those it served are recorded already)."""
         self.budget.check()
-        if isinstance(node, Fetch):
-            rows = (await self._call(node, self._request(node)))[0]
-            return Outcome(rows=rows)
-        parent = self.outcomes.get(node.parent)
-        if parent is None or parent.error is not None:
-            return Outcome()
-        keys = list(
-            dict.fromkeys(
-                key for row in parent.rows if None not in (key := tuple(row[index] for _, index in node.join))
-            )
-        )
-        if not keys:
-            return Outcome()
+        fetch = _fetch_of(node)
+        keys = None
+        if isinstance(node, BatchedJoin):
+            parent = self.outcomes.get(node.parent)
+            if parent is None or parent.error is not None:
+                return Outcome(), fetch.nested
+            keys = _keys(parent.rows, node.join)
+            if not keys:
+                return Outcome(), fetch.nested
         request = self._request(node)
-        request.variables.extend(key_variables(keys, node.join_scalars))
-        by_key = dict(zip(keys, await self._call(node.fetch, request), strict=True))
-        return Outcome(rows=[row for rows in by_key.values() for row in rows], by_key=by_key)
+        if keys is not None:
+            request.variables.extend(key_variables(keys, node.join_scalars))  # type: ignore[union-attr]
+        if fetch.nested:
+            with contextlib.ExitStack() as spans:
+                try:
+                    request.nested.extend(self._nested(child, spans) for child in fetch.nested)
+                    row_sets, fetched = await self._call(fetch, request)
+                except BadUserInput as exc:  # a nested fetch's arguments: it fails on its own, at its path
+                    self._abandoned(fetch.nested, exc.code)
+                    del request.nested[:]
+                except CallError as exc:
+                    self._abandoned(fetch.nested, exc.code)
+                    if exc.unavailable:  # its fallbacks were tried already: so would theirs be
+                        raise
+                    del request.nested[:]
+                else:
+                    outcome = _outcome(keys, row_sets)
+                    served = fetched.served[-1]  # one response: a nested fetch has no not_found fallback
+                    self._nested_outcomes(fetch.nested, outcome.rows, served.response.nested, served)
+                    return outcome, ()
+        return _outcome(keys, (await self._call(fetch, request))[0]), fetch.nested
 
-    async def _call(self, fetch: Fetch, request: pb.QueryRequest) -> list[list[list[Any]]]:
-        """The decoded row sets of `request` to `fetch`'s databases, within the fetch's span."""
+    def _nested(self, child: BatchedJoin, spans: contextlib.ExitStack) -> pb.NestedQuery:
+        """The nested request of `child` (row filters ANDed in, as for any fetch), with its own
+        nested; traced, each has a fetch span of its own (in `spans`), named to the resolver."""
+        request = self._request(child)
+        traceparent = ""
+        if self.span.recording:
+            span = spans.enter_context(self.span.child("dbmesh.fetch", _attributes(child.fetch, request)))
+            self._nested_spans[child.id] = span
+            traceparent = span.traceparent or ""
+        request.nested.extend(self._nested(grandchild, spans) for grandchild in child.fetch.nested)
+        return pb.NestedQuery(request=request, keys=nested_keys(child.join), traceparent=traceparent)
+
+    def _nested_outcomes(
+        self,
+        nested: tuple[BatchedJoin, ...],
+        parent_rows: list[list[Any]],
+        responses: Seq[pb.QueryResponse],
+        served: Served,
+    ) -> None:
+        """The outcome of each nested fetch from its part of the response, paid for from the budget
+        as a fetch of its own would be; one that fails fails alone, and its own nested find it failed."""
+        for child, response in zip(nested, responses, strict=True):
+            self._record(child.id, served, response.statements)
+            try:
+                self.budget.check()
+                keys = _keys(parent_rows, child.join)
+                if len(response.row_sets) != len(keys):
+                    raise CallError(
+                        served.database,
+                        "DATABASE_ERROR",
+                        f"resolver of {served.database!r} returned {len(response.row_sets)} row sets for "
+                        f"{len(keys)} nested keys",
+                    )
+                outcome = _outcome(keys, self._spend([(rs.rows_json, served.database) for rs in response.row_sets]))
+            except CodedError as exc:
+                outcome = Outcome(error=exc)
+                self._failed(child, exc)
+            if (span := self._nested_spans.pop(child.id, None)) is not None:
+                span.set("dbmesh.database", served.database)
+                if outcome.error is not None:
+                    span.failed(outcome.error.code)
+                else:
+                    span.set("dbmesh.keys", len(outcome.by_key))
+                    span.set("dbmesh.rows", len(outcome.rows))
+            self.outcomes[child.id] = outcome
+            if outcome.error is None:
+                self._nested_outcomes(child.fetch.nested, outcome.rows, response.nested, served)
+            else:
+                self._skipped(child.fetch.nested)
+
+    def _abandoned(self, nested: tuple[BatchedJoin, ...], code: str) -> None:
+        """The spans of nested fetches whose one call failed or was never made: failed."""
+        for child in nested:
+            if (span := self._nested_spans.pop(child.id, None)) is not None:
+                span.failed(code)
+            self._abandoned(child.fetch.nested, code)
+
+    def _skipped(self, nested: tuple[BatchedJoin, ...]) -> None:
+        for child in nested:
+            self.outcomes[child.id] = Outcome()
+            self._skipped(child.fetch.nested)
+
+    async def _call(self, fetch: Fetch, request: pb.QueryRequest) -> tuple[list[list[list[Any]]], Fetched]:
+        """The decoded row sets of `request` to `fetch`'s databases, within the fetch's span, and
+        what served them."""
         span = self.span.child("dbmesh.fetch", _attributes(fetch, request)) if self.span.recording else NO_SPAN
         with span:
             fetched = await self._traffic(fetch, request, span.traceparent or self.traceparent)
-            row_sets = self._spend(fetched)
+            row_sets = self._spend(fetched.row_sets)
             if span.recording and fetched.served:  # attributes only for a trace being recorded
                 served = fetched.served[0]
                 span.set("dbmesh.database", served.database)
@@ -167,12 +259,13 @@ class Execution:
                     span.set("dbmesh.fallback_from", served.fallback_from)
                 if served.replica:
                     span.set("dbmesh.replica", served.replica)
-        return row_sets
+        return row_sets, fetched
 
-    def _spend(self, fetched: Fetched) -> list[list[list[Any]]]:
-        """The decoded row sets of `fetched`, paid for from the budget (bytes before decoding)."""
-        self.budget.spend_bytes(sum(len(rows_json) for rows_json, _ in fetched.row_sets))
-        row_sets = [_rows(*row_set) for row_set in fetched.row_sets]
+    def _spend(self, encoded: list[tuple[bytes, str]]) -> list[list[list[Any]]]:
+        """The decoded row sets of `encoded` (rows as JSON, the database that served them), paid
+        for from the budget (bytes before decoding)."""
+        self.budget.spend_bytes(sum(len(rows_json) for rows_json, _ in encoded))
+        row_sets = [_rows(*row_set) for row_set in encoded]
         self.budget.spend_rows(sum(len(rows) for rows in row_sets))
         return row_sets
 
@@ -185,20 +278,24 @@ class Execution:
         for served in fetched.served:
             for attempt in served.failed:
                 self._failure(fetch.id, attempt.database, attempt.error)
-            for statement in served.response.statements:
-                route: dict[str, Any] = {
-                    "database": served.database,
-                    "query": statement.sql,
-                    "time_ms": round(statement.time_ms, 3),
-                    "rows": statement.rows,
-                    "fetch": fetch.id,
-                }
-                if served.fallback_from:
-                    route["fallback_from"] = served.fallback_from
-                if served.replica:
-                    route["replica"] = served.replica
-                self.routes.append(route)
+            self._record(fetch.id, served, served.response.statements)
         return fetched
+
+    def _record(self, fetch: int, served: Served, statements: Seq[pb.Statement]) -> None:
+        """The statements the resolver ran for fetch `fetch`, as trace routes."""
+        for statement in statements:
+            route: dict[str, Any] = {
+                "database": served.database,
+                "query": statement.sql,
+                "time_ms": round(statement.time_ms, 3),
+                "rows": statement.rows,
+                "fetch": fetch,
+            }
+            if served.fallback_from:
+                route["fallback_from"] = served.fallback_from
+            if served.replica:
+                route["replica"] = served.replica
+            self.routes.append(route)
 
     def _failure(self, fetch: int, database: str, error: CallError) -> None:
         self.failures.append({"fetch": fetch, "database": database, "code": error.code, "message": error.message})
@@ -217,6 +314,24 @@ def _attributes(fetch: Fetch, request: pb.QueryRequest) -> dict[str, str | int]:
     if request.variables:
         attributes["dbmesh.keys"] = len(request.variables)
     return attributes
+
+
+def _fetch_of(node: Fetch | BatchedJoin) -> Fetch:
+    return node.fetch if isinstance(node, BatchedJoin) else node
+
+
+def _keys(rows: list[list[Any]], join: tuple[tuple[str, int], ...]) -> list[tuple[Any, ...]]:
+    """The distinct join keys of the parent's rows, in order, without keys with a null part (the
+    resolver derives a nested request's keys the same way, `services.nesting.parent_keys`)."""
+    return list(dict.fromkeys(key for row in rows if None not in (key := tuple(row[index] for _, index in join))))
+
+
+def _outcome(keys: list[tuple[Any, ...]] | None, row_sets: list[list[list[Any]]]) -> Outcome:
+    """A root fetch's rows (`keys` None), or a relation fetch's: one row set per key, in order."""
+    if keys is None:
+        return Outcome(rows=row_sets[0])
+    by_key = dict(zip(keys, row_sets, strict=True))
+    return Outcome(rows=[row for rows in by_key.values() for row in rows], by_key=by_key)
 
 
 def _rows(rows_json: bytes, database: str) -> list[list[Any]]:

@@ -5,6 +5,8 @@ A plan has two parts:
   concurrently, `Sequence` children one after another, a `Fetch` is one Query RPC to one
   database (a root field) and a `BatchedJoin` is one Query RPC that fetches a relation for
   EVERY parent row of another fetch at once (one variable set per distinct parent key, docs/reference.md §8);
+  a BatchedJoin served by the same databases as its parent is `nested` in the parent's fetch
+  instead: one RPC serves the chain, and the resolver runs its statements on one connection;
   a `Virtual` node builds a composite object from its arguments.
 - `selections`, the response shape: which response key reads which column of which fetch.
 
@@ -104,6 +106,9 @@ class Fetch:
     # GraphQL argument name -> value (a VarRef, or a structure that may contain VarRefs).
     arguments: tuple[tuple[str, Any], ...] = ()
     variable_usages: tuple[str, ...] = ()  # the variables `arguments` read (`variable_usages()`)
+    # Relations of this fetch served by the same databases, fetched in this same Query RPC (the
+    # request's `nested`, docs/reference.md §8) instead of as BatchedJoins of their own after it.
+    nested: tuple[BatchedJoin, ...] = ()
     kind: Literal["Fetch"] = "Fetch"
 
     @property
@@ -250,6 +255,8 @@ def _json(value: Any) -> Any:
             item = getattr(value, f.name)
             if f.name == "arguments":
                 out[f.name] = {k: _json(v) for k, v in item}
+            elif f.name == "nested" and not item:  # shown only where a fetch serves a chain
+                continue
             elif f.name == "join" and isinstance(value, BatchedJoin):
                 out[f.name] = [[target, index] for target, index in item]
             else:
@@ -302,7 +309,7 @@ def describe_plan(plan: Plan) -> str:
             f" returning [{columns}]"
         )
 
-    def walk(node: Node | None, indent: str) -> None:
+    def walk(node: Node | None, indent: str, label: str = "") -> None:
         if node is None:
             return
         if isinstance(node, (Parallel, Sequence)):
@@ -320,9 +327,11 @@ def describe_plan(plan: Plan) -> str:
         args = _describe_args(fetch.arguments)
         if isinstance(node, BatchedJoin):
             on = ", ".join(f"{t} = #{node.parent}[{i}]" for t, i in node.join)
-            lines.append(f"{indent}BatchedJoin #{node.id} {path}{args}: {target} on {on}")
+            lines.append(f"{indent}{label}BatchedJoin #{node.id} {path}{args}: {target} on {on}")
         else:
             lines.append(f"{indent}Fetch #{node.id} {path}{args}: {target}")
+        for child in fetch.nested:
+            walk(child, indent + "  ", "Nested ")
 
     walk(plan.root, "  ")
     return "\n".join(lines)

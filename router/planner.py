@@ -3,7 +3,9 @@
 Fields are collected by graphql-core's own CollectFields (fragments, inline fragments,
 `@skip`/`@include`, fields with one response key merged), then each database-served field becomes
 a fetch: only the requested columns plus the join keys its relations need are fetched, and each
-relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row. The
+relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row; one
+served by the same databases as its parent is nested in the parent's fetch (`_nest`), so a
+chain of relations in one database is one Query RPC. The
 request of every fetch that reads no variable is built here, once per plan (`Plan.templates`).
 A mutation operation's root fields are planned by `router.mutation_plan`.
 """
@@ -125,6 +127,43 @@ def _located(selection: FieldSelection, node: FieldNode) -> FieldSelection:
     return selection if node.loc is None else replace(selection, offset=node.loc.start)
 
 
+def _head(node: Node) -> Node:
+    """The node that runs first in `node`'s subtree."""
+    return node.nodes[0] if isinstance(node, Sequence) else node
+
+
+def _nestable(parent: Fetch, child: Node) -> bool:
+    """Whether the relation fetch heading `child` can be nested in `parent`'s fetch: the same
+    databases and affinity, and neither falls back per variable set on rows not found (that
+    fallback asks later databases for some keys only, level by level)."""
+    head = _head(child)
+    return (
+        isinstance(head, BatchedJoin)
+        and head.fetch.chain == parent.chain
+        and head.fetch.affinity == parent.affinity
+        and not parent.falls_back_on_not_found
+        and not head.fetch.falls_back_on_not_found
+    )
+
+
+def _nest(parent: Fetch, children: list[Node]) -> tuple[Fetch, list[Node]]:
+    """`parent` with the relation fetches of `children` it can serve in its own call nested in it,
+    and what is left to run after it: the other children, and what ran after each nested one."""
+    nested: list[BatchedJoin] = []
+    rest: list[Node] = []
+    for child in children:
+        if not _nestable(parent, child):
+            rest.append(child)
+            continue
+        head = _head(child)
+        assert isinstance(head, BatchedJoin)
+        nested.append(head)
+        if isinstance(child, Sequence):
+            after = child.nodes[1]
+            rest.extend(after.nodes if isinstance(after, Parallel) else (after,))
+    return (replace(parent, nested=tuple(nested)) if nested else parent), rest
+
+
 def _tree(first: Node, children: list[Node]) -> Node:
     if not children:
         return first
@@ -141,8 +180,11 @@ class _Planning:
         operation: OperationDefinitionNode,
         fragments: dict[str, FragmentDetails],
         variables: VariableValues,
+        *,
+        nest: bool = True,
     ) -> None:
         self.schema = schema
+        self.nest = nest  # nest same-database relation fetches in their parent's (`_nest`)
         self.index = index
         self.operation = operation
         self.fragments = fragments
@@ -293,6 +335,8 @@ class _Planning:
             arguments=arguments,
             variable_usages=variable_usages(arguments),
         )
+        if self.nest:
+            fetch, children = _nest(fetch, children)
         node = fetch if parent is None else BatchedJoin(fetch, parent[0], parent[1], parent[2])
         self.nodes[fetch_id] = node
         return _tree(node, children), selections
@@ -360,9 +404,12 @@ class _Planning:
 
 
 class Planner:
-    def __init__(self, schema: GraphQLSchema, index: SchemaIndex, *, default_limit: int | None = None) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, index: SchemaIndex, *, default_limit: int | None = None, nest: bool = True
+    ) -> None:
         self.schema = schema
         self.index = index
+        self.nest = nest  # one Query RPC per chain of relations served by the same databases
         self.default_limit = default_limit  # the `limit` of a list field given none (router.requests)
 
     def plan(self, document: DocumentNode, operation_name: str | None, variables: VariableValues) -> Plan:
@@ -373,7 +420,7 @@ class Planner:
         fragments = {
             d.name.value: FragmentDetails(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        planning = _Planning(self.schema, self.index, operation, fragments, variables)
+        planning = _Planning(self.schema, self.index, operation, fragments, variables, nest=self.nest)
         roots = planning.collect_root()
         nodes: list[Node] = []
         selections: list[FieldSelection] = []

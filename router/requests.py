@@ -30,6 +30,7 @@ __all__ = [
     "effective_limit",
     "key_variables",
     "match_nothing",
+    "nested_keys",
     "resolve_arguments",
     "to_value",
 ]
@@ -300,3 +301,9 @@ def key_variables(keys: list[tuple[Any, ...]], scalars: tuple[str, ...]) -> list
         pb.VariableSet(values={f"k{i}": to_value(v, s) for i, (v, s) in enumerate(zip(key, scalars, strict=True))})
         for key in keys
     ]
+
+
+def nested_keys(join: tuple[tuple[str, int], ...]) -> list[pb.NestedKey]:
+    """The keys of a nested request (`QueryRequest.nested`): variable `k0`, `k1`, ... bound to the
+    parent's column of each (target column, parent column index) pair, as `key_variables` binds them."""
+    return [pb.NestedKey(variable=f"k{i}", parent_column=index) for i, (_, index) in enumerate(join)]

@@ -26,6 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import grpc
@@ -33,7 +34,7 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
-from dbmesh.services.catalog import Catalog, Logical
+from dbmesh.services.catalog import Catalog, CollectionInfo, Logical
 from dbmesh.services.checksums import checksum
 from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_query
 from dbmesh.services.engines.base import Connection, Engine
@@ -45,6 +46,7 @@ from dbmesh.services.errors import (
     ResolverError,
     Unimplemented,
 )
+from dbmesh.services.nesting import check_nested, empty_response, nested_request
 from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
@@ -226,20 +228,40 @@ class ResolverServicer(pb_grpc.ResolverServicer):
 
     @_rpc
     async def Query(self, request: pb.QueryRequest, context: Any) -> pb.QueryResponse:
-        collection = (await self.catalog()).collection(request.collection)
+        catalog = await self.catalog()
+        collection = catalog.collection(request.collection)
         compiled = compile_query(request, collection, self.engine.dialect, self._shapes)
-        readers = [reader(Logical(c.type), collection.column(c.name)) for c in request.columns]
+        check_nested(request, catalog)
         replica = self._replica(request.replica)
         fetch = current().remote(_traceparent(context))
         if request.transaction_id:
             async with self.transactions.use(request.transaction_id) as tx:
-                results, statements = await self._run_reads(compiled, tx.conn, "", fetch)
-        elif compiled.statements:
+                return await self._read(request, collection, compiled, _Reading(catalog, tx.conn, "", fetch))
+        if compiled.statements:
             async with self.engine.connection(replica) as conn:
-                results, statements = await self._run_reads(compiled, conn, replica, fetch)
-        else:
-            results, statements = [], []
-        return pb.QueryResponse(row_sets=_row_sets(compiled, results, readers), statements=statements)
+                return await self._read(request, collection, compiled, _Reading(catalog, conn, replica, fetch))
+        row_sets = _canonical_sets(compiled, [], _readers(request, collection))  # every key was null
+        return pb.QueryResponse(row_sets=_encode(row_sets), nested=[empty_response(n.request) for n in request.nested])
+
+    async def _read(
+        self, request: pb.QueryRequest, collection: CollectionInfo, compiled: CompiledQuery, reading: _Reading
+    ) -> pb.QueryResponse:
+        """`request`'s rows, then, on the same connection, those of each request nested in it
+        (`services.nesting`), batched over the distinct keys of its rows."""
+        results, statements = await self._run_reads(compiled, reading.conn, reading.target, reading.fetch)
+        row_sets = _canonical_sets(compiled, results, _readers(request, collection))
+        nested = []
+        for item in request.nested:
+            child = nested_request(request, collection, item, row_sets)
+            if child is None:
+                nested.append(empty_response(item.request))
+                continue
+            child_collection = reading.catalog.collection(child.collection)
+            child_compiled = compile_query(child, child_collection, self.engine.dialect, self._shapes)
+            # Its statements' spans go under the router's span of its fetch, when it names one.
+            under = replace(reading, fetch=current().remote(item.traceparent)) if item.traceparent else reading
+            nested.append(await self._read(child, child_collection, child_compiled, under))
+        return pb.QueryResponse(row_sets=_encode(row_sets), statements=statements, nested=nested)
 
     async def _run_reads(
         self, compiled: CompiledQuery, conn: Connection, target: str, fetch: Span
@@ -418,10 +440,26 @@ def _mutate_response(result: WriteResult) -> pb.MutateResponse:
     )
 
 
-def _row_sets(
+@dataclass(frozen=True)
+class _Reading:
+    """Where one Query call reads: its catalog, its connection (pooled, replica or transaction),
+    the replica address it reads from ("" for the database) and the span of the router's fetch."""
+
+    catalog: Catalog
+    conn: Connection
+    target: str
+    fetch: Span
+
+
+def _readers(request: pb.QueryRequest, collection: CollectionInfo) -> list[Callable[[Any], Any]]:
+    return [reader(Logical(c.type), collection.column(c.name)) for c in request.columns]
+
+
+def _canonical_sets(
     compiled: CompiledQuery, results: list[list[Sequence[Any]]], readers: list[Callable[[Any], Any]]
-) -> list[pb.RowSet]:
-    """One row set per variable set, in order (docs/reference.md §8 batching)."""
+) -> list[list[list[Any]]]:
+    """One row set of canonical rows per variable set, in order (docs/reference.md §8 batching);
+    sets that share their rows share one list."""
 
     # Each requested column's position in a result row and its reader (a request for no columns
     # selects a constant, which is not a column); key columns come first.
@@ -430,14 +468,11 @@ def _row_sets(
     def canonical(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         return [[r(row[i]) for i, r in columns] for row in rows]
 
-    def encode(rows: list[list[Any]]) -> pb.RowSet:
-        return pb.RowSet(rows_json=orjson.dumps(rows), row_count=len(rows))
-
     if compiled.per_set:
-        return [encode(canonical(rows)) for rows in results]
+        return [canonical(rows) for rows in results]
     width = compiled.key_width
     if width == 0:
-        shared = encode(canonical([row for rows in results for row in rows]))
+        shared = canonical([row for rows in results for row in rows])
         return [shared] * compiled.set_count
     buckets: dict[tuple[Any, ...], list[list[Any]]] = defaultdict(list)
     key_readers = compiled.key_readers
@@ -460,4 +495,17 @@ def _row_sets(
             for row in rows:
                 key = tuple(r(v) for r, v in zip(key_readers, row[:width], strict=True))
                 buckets[key].append([r(row[i]) for i, r in columns])
-    return [encode(buckets.get(key, [])) if key is not None else encode([]) for key in compiled.set_keys]
+    nothing: list[list[Any]] = []
+    return [buckets.get(key, nothing) if key is not None else nothing for key in compiled.set_keys]
+
+
+def _encode(row_sets: list[list[list[Any]]]) -> list[pb.RowSet]:
+    """The row sets as the contract's JSON, each shared list encoded once."""
+    encoded: dict[int, pb.RowSet] = {}
+    out = []
+    for rows in row_sets:
+        row_set = encoded.get(id(rows))
+        if row_set is None:
+            row_set = encoded[id(rows)] = pb.RowSet(rows_json=orjson.dumps(rows), row_count=len(rows))
+        out.append(row_set)
+    return out

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_SIGNIFICANT_DIGITS",
     "Json",
     "bounded_decimal",
+    "canonical_value",
     "from_proto",
     "parse_datetime",
     "reader",
@@ -311,3 +312,30 @@ def reader(logical: Logical, column: ColumnInfo) -> Callable[[Any], Any]:
         return None if v is None else read(v)
 
     return read_nullable
+
+
+def canonical_value(value: Any, logical: Logical) -> pb.Value:
+    """A canonical value read from a row (what `reader` returns), as a contract value of the
+    logical type it was read as: the form a router sends it back in as a key (`router.requests.to_value`)."""
+    if value is None:
+        return pb.Value(null=True)
+    if logical == Logical.UUID:
+        try:
+            return pb.Value(uuid=str(uuid.UUID(str(value))))
+        except ValueError:
+            return pb.Value(string=str(value))
+    if logical == Logical.JSON:
+        return pb.Value(json=orjson.dumps(value).decode())
+    kind, convert = _CANONICAL_KINDS.get(logical, ("string", str))
+    return pb.Value(**{kind: convert(value)})
+
+
+# The contract value kind of each logical type a canonical value converts to directly.
+_CANONICAL_KINDS: dict[Logical, tuple[str, Callable[[Any], Any]]] = {
+    Logical.INT: ("int", int),
+    Logical.FLOAT: ("float", float),
+    Logical.BOOLEAN: ("boolean", bool),
+    Logical.DATETIME: ("datetime", str),
+    Logical.DATE: ("date", str),
+    Logical.DECIMAL: ("decimal", str),
+}

@@ -186,8 +186,9 @@ class ResolverClient:
         traceparent: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> pb.QueryResponse:
-        """One Query call. A response with a row set per variable set (one when there are none) is
-        the contract: any other count is a `DATABASE_ERROR`, never silently truncated."""
+        """One Query call. A response with a row set per variable set (one when there are none) and
+        an answer per nested request is the contract: any other count is a `DATABASE_ERROR`, never
+        silently truncated."""
         response: pb.QueryResponse = (
             await self._call(self.stub.Query, request, timeout, traceparent)
             if request.transaction_id
@@ -199,6 +200,10 @@ class ResolverClient:
                 self.name,
                 "DATABASE_ERROR",
                 f"resolver of {self.name!r} returned {len(response.row_sets)} row sets for {expected} variable sets",
+            )
+        if not _answers_nested(request, response):  # each level's row sets: router.executor
+            raise CallError(
+                self.name, "DATABASE_ERROR", f"resolver of {self.name!r} did not answer every nested request"
             )
         return response
 
@@ -304,3 +309,10 @@ class ResolverClient:
         request = pb.EnsureSystemTablesRequest(tables=tables, transaction_id=transaction_id, replication=replication)
         response: pb.EnsureSystemTablesResponse = await self._call(self.stub.EnsureSystemTables, request, None, None)
         return list(response.created)
+
+
+def _answers_nested(request: pb.QueryRequest, response: pb.QueryResponse) -> bool:
+    """Whether `response` has an answer for each request nested in `request`, at every depth."""
+    return len(response.nested) == len(request.nested) and all(
+        _answers_nested(item.request, answer) for item, answer in zip(request.nested, response.nested, strict=True)
+    )

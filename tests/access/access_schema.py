@@ -1,6 +1,7 @@
 """The schema of the access-control tests (docs/reference.md §14): customers on PostgreSQL
 (`shop`, falling back to the SQLite `cache`, also when a customer is not found), their orders on
-MariaDB (`history`), and secrets on SQLite that role `customer` may not see at all."""
+MariaDB (`history`, with each order's `siblings` there too), and secrets on SQLite that role
+`customer` may not see at all."""
 
 from dbmesh import database, types
 
@@ -25,6 +26,10 @@ class Order:
 
     @database("shop", fallback="cache")
     def customer(self) -> Customer | None: ...
+
+    @database("history", on={"customer_id": "customer_id"})
+    def siblings(self) -> list["Order"]:
+        """The orders of the same customer: a relation within one database (nested in its parent's call)."""
 
 
 @types.object

@@ -55,6 +55,19 @@ async def test_batched_join_carries_the_filter_to_mariadb(secured: InProcessMesh
     assert "tenant" not in history[0]["query"]  # the admin's request carries no row filter
 
 
+async def test_a_nested_relation_carries_the_filter_in_the_same_call(secured: InProcessMesh) -> None:
+    # orders -> siblings is one call to MariaDB (the siblings nested in the orders' request); the
+    # filter holds at both levels: B sees order 3 (tenant b) but not its c1 siblings 1 and 4 (tenant a).
+    query = "{ orders { id siblings { id } } }"
+    body = await secured.post(query, token=B)
+    assert body == {"data": {"orders": [{"id": 2, "siblings": [{"id": 2}]}, {"id": 3, "siblings": [{"id": 3}]}]}}
+    admin = await secured.post(query, token=ADMIN, extensions={"trace": True})
+    siblings = {o["id"]: [s["id"] for s in o["siblings"]] for o in admin["data"]["orders"]}
+    assert siblings == {1: [1, 3, 4], 2: [2], 3: [1, 3, 4], 4: [1, 3, 4]}
+    routes = admin["extensions"]["trace"]["routes"]
+    assert [(r["database"], r["fetch"]) for r in routes] == [("history", 1), ("history", 2)]
+
+
 async def test_aliases_fragments_and_variables_get_the_same_rows(secured: InProcessMesh) -> None:
     query = """
       query Q($id: String!, $where: CustomerWhere) {

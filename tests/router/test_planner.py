@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from dbmesh.config import RouterConfig
 from dbmesh.router.plan import BatchedJoin, Fetch, Parallel, Plan, Sequence, Virtual, plan_to_json
-from dbmesh.router.planner import Planner
+from dbmesh.router.planner import Planner, _nestable
 from dbmesh.router.preparation import Preparation
 from dbmesh.router.schema import build_graphql_schema
 from dbmesh.schema import load_schema
@@ -113,3 +114,41 @@ def test_thousands_of_aliases_plan_with_offsets_not_lines(planner: Planner) -> N
     assert plan.fetch_count == 2500
     assert [s.offset for s in plan.selections] == [query.index(f"a{i}:") for i in range(2500)]
     assert plan.selections[7].selections[0].offset == query.index("name", query.index("a7:"))
+
+
+def test_a_relation_served_by_its_parents_databases_is_nested_in_the_parents_fetch(planner: Planner) -> None:
+    plan = _plan(planner, (SAMPLES / "nested_batched_joins" / "query.graphql").read_text())
+    by_path = {n.path: n for n in plan.nodes.values() if isinstance(n, (Fetch, BatchedJoin))}
+    orders = by_path[("customers", "allOrders")]
+    assert isinstance(orders, BatchedJoin)
+    # items: mysql_historical like its orders -> one call; customer (postgres_primary -> sqlite_cache)
+    # and details (postgres_primary alone, unlike customers' chain) -> calls of their own.
+    assert [n.path for n in orders.fetch.nested] == [("customers", "allOrders", "items")]
+    customers = by_path[("customers",)]
+    assert isinstance(customers, Fetch) and customers.nested == ()
+    walked: list[tuple[str, ...]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, (Sequence, Parallel)):
+            for child in node.nodes:
+                walk(child)
+        elif isinstance(node, (Fetch, BatchedJoin)):
+            walked.append(node.path)
+
+    walk(plan.root)
+    assert ("customers", "allOrders", "items") not in walked  # it runs inside its parent's call
+    assert plan.fetch_count == 5  # still a fetch of the plan: costed, filtered, traced as one
+
+
+def test_no_nesting_across_a_not_found_fallback_or_another_chain() -> None:
+    def fetch(database: str, fallbacks: tuple[str, ...] = (), fallback_on: tuple[str, ...] = ("unavailable",)) -> Fetch:
+        return Fetch(1, ("x",), "x", "Query", "T", database, fallbacks, fallback_on, "read_primary", "t", (), False)
+
+    parent = fetch("pg", ("cache",))
+    child = BatchedJoin(replace(fetch("pg", ("cache",)), id=2, many=True), 1, (("a", 0),), ("ID",))
+    assert _nestable(parent, child)
+    assert not _nestable(parent, replace(child, fetch=replace(child.fetch, fallbacks=())))
+    assert not _nestable(parent, replace(child, fetch=replace(child.fetch, affinity="read_replica")))
+    per_key = replace(child.fetch, many=False, fallback_on=("not_found", "unavailable"))
+    assert not _nestable(parent, replace(child, fetch=per_key))
+    assert not _nestable(replace(parent, fallback_on=("not_found", "unavailable")), child)

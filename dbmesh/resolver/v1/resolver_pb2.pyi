@@ -464,6 +464,7 @@ class QueryRequest(_message.Message):
     VARIABLES_FIELD_NUMBER: _builtins.int
     TRANSACTION_ID_FIELD_NUMBER: _builtins.int
     REPLICA_FIELD_NUMBER: _builtins.int
+    NESTED_FIELD_NUMBER: _builtins.int
     collection: _builtins.str
     """a table or view"""
     limit: _builtins.int
@@ -494,6 +495,14 @@ class QueryRequest(_message.Message):
         same order (an empty set included). No variable sets: one row set.
         """
 
+    @_builtins.property
+    def nested(self) -> _containers.RepeatedCompositeFieldContainer[Global___NestedQuery]:
+        """A chain of relations served by this same database, in this ONE call (docs/reference.md §8):
+        after this request's statements, each nested request runs on the same connection (the same
+        transaction or replica), batched over the distinct keys of this request's rows, and may nest
+        further. Its answer is the response's `nested` at the same position.
+        """
+
     def __init__(
         self,
         *,
@@ -506,10 +515,11 @@ class QueryRequest(_message.Message):
         variables: _abc.Iterable[Global___VariableSet] | None = ...,
         transaction_id: _builtins.str = ...,
         replica: _builtins.str = ...,
+        nested: _abc.Iterable[Global___NestedQuery] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "limit", b"limit", "offset", b"offset", "predicate", b"predicate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "collection", b"collection", "columns", b"columns", "limit", b"limit", "offset", b"offset", "order_by", b"order_by", "predicate", b"predicate", "replica", b"replica", "transaction_id", b"transaction_id", "variables", b"variables"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "collection", b"collection", "columns", b"columns", "limit", b"limit", "nested", b"nested", "offset", b"offset", "order_by", b"order_by", "predicate", b"predicate", "replica", b"replica", "transaction_id", b"transaction_id", "variables", b"variables"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
     _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
@@ -521,6 +531,69 @@ class QueryRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__offset) -> _WhichOneofReturnType__offset | None: ...
 
 Global___QueryRequest: _TypeAlias = QueryRequest  # noqa: Y015
+
+@_typing.final
+class NestedQuery(_message.Message):
+    """A relation fetched for every row of the request it is nested in. Its variable sets are not
+    sent: they are the DISTINCT keys of the parent's rows (over all its row sets, in order of first
+    appearance; a key with a null part is left out), each key binding `keys[i].variable` to the
+    parent's column `keys[i].parent_column`, typed as the parent requested that column. Its
+    predicate uses them as any batched request does (`column = $variable` in the top-level AND).
+    Its own `variables`, `transaction_id` and `replica` must be empty.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    KEYS_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    traceparent: _builtins.str
+    """The W3C trace context its statements' spans go under (the router's span of this fetch);
+    empty: the call's own (`traceparent` metadata).
+    """
+    @_builtins.property
+    def request(self) -> Global___QueryRequest: ...
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___NestedKey]:
+        """at least one"""
+
+    def __init__(
+        self,
+        *,
+        request: Global___QueryRequest | None = ...,
+        keys: _abc.Iterable[Global___NestedKey] | None = ...,
+        traceparent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "request", b"request", "traceparent", b"traceparent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NestedQuery: _TypeAlias = NestedQuery  # noqa: Y015
+
+@_typing.final
+class NestedKey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIABLE_FIELD_NUMBER: _builtins.int
+    PARENT_COLUMN_FIELD_NUMBER: _builtins.int
+    variable: _builtins.str
+    parent_column: _builtins.int
+    """an index into the parent request's `columns`"""
+    def __init__(
+        self,
+        *,
+        variable: _builtins.str = ...,
+        parent_column: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent_column", b"parent_column", "variable", b"variable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NestedKey: _TypeAlias = NestedKey  # noqa: Y015
 
 @_typing.final
 class RowSet(_message.Message):
@@ -587,19 +660,27 @@ class QueryResponse(_message.Message):
 
     ROW_SETS_FIELD_NUMBER: _builtins.int
     STATEMENTS_FIELD_NUMBER: _builtins.int
+    NESTED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def row_sets(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowSet]: ...
     @_builtins.property
-    def statements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Statement]: ...
+    def statements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Statement]:
+        """this request's own (not its nested requests')"""
+
+    @_builtins.property
+    def nested(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryResponse]:
+        """One per QueryRequest.nested, in order: one row set per distinct parent key, in key order."""
+
     def __init__(
         self,
         *,
         row_sets: _abc.Iterable[Global___RowSet] | None = ...,
         statements: _abc.Iterable[Global___Statement] | None = ...,
+        nested: _abc.Iterable[Global___QueryResponse] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["row_sets", b"row_sets", "statements", b"statements"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nested", b"nested", "row_sets", b"row_sets", "statements", b"statements"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,86 @@
+"""Requests nested in a Query (docs/reference.md §8): a chain of relations served by one database
+in one call. This module checks them and derives each nested request's variable sets from its
+parent's canonical rows; `services.servicer` runs them, on the parent's connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.services.catalog import Catalog, CollectionInfo, Logical
+from dbmesh.services.errors import InvalidArgument
+from dbmesh.services.values import canonical_value
+
+__all__ = ["check_nested", "empty_response", "nested_request", "parent_keys"]
+
+
+def check_nested(request: pb.QueryRequest, catalog: Catalog, path: str = "nested") -> None:
+    """Every request nested in `request` (at any depth) names a collection of `catalog`, binds each
+    of its variables once to a column the parent requests, and sends no variables, transaction
+    or replica of its own (the parent's apply)."""
+    for position, item in enumerate(request.nested):
+        where = f"{path}[{position}]"
+        child = item.request
+        catalog.collection(child.collection)
+        if not item.keys:
+            raise InvalidArgument(f"{where} names no keys")
+        variables = [k.variable for k in item.keys]
+        if "" in variables or len(set(variables)) != len(variables):
+            raise InvalidArgument(f"{where}: each key must name a distinct variable (got {variables})")
+        for key in item.keys:
+            if not 0 <= key.parent_column < len(request.columns):
+                raise InvalidArgument(
+                    f"{where}: parent_column {key.parent_column} is not one of the parent's "
+                    f"{len(request.columns)} columns"
+                )
+        if child.variables or child.transaction_id or child.replica:
+            raise InvalidArgument(f"{where}: a nested request sends no variables, transaction_id or replica")
+        check_nested(child, catalog, f"{where}.nested")
+
+
+def parent_keys(row_sets: Sequence[Sequence[Sequence[Any]]], columns: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The distinct keys of the rows of every row set, in order of first appearance, without keys
+    that have a null part (null equals nothing)."""
+    keys: dict[tuple[Any, ...], None] = {}
+    for rows in row_sets:
+        for row in rows:
+            key = tuple(row[i] for i in columns)
+            if None not in key:
+                keys[key] = None
+    return list(keys)
+
+
+def nested_request(
+    parent: pb.QueryRequest,
+    collection: CollectionInfo,
+    item: pb.NestedQuery,
+    row_sets: Sequence[Sequence[Sequence[Any]]],
+) -> pb.QueryRequest | None:
+    """`item`'s request with one variable set per distinct key of the parent's rows (each value
+    typed as the parent read its column); None when there is no key."""
+    columns = [k.parent_column for k in item.keys]
+    keys = parent_keys(row_sets, columns)
+    if not keys:
+        return None
+    types = [_logical(parent.columns[i], collection) for i in columns]
+    names = [k.variable for k in item.keys]
+    request = pb.QueryRequest()
+    request.CopyFrom(item.request)
+    request.variables.extend(
+        pb.VariableSet(values={n: canonical_value(v, t) for n, v, t in zip(names, key, types, strict=True)})
+        for key in keys
+    )
+    return request
+
+
+def empty_response(request: pb.QueryRequest) -> pb.QueryResponse:
+    """The answer to a nested request whose parent has no key: no row sets, nor any below it."""
+    return pb.QueryResponse(nested=[empty_response(n.request) for n in request.nested])
+
+
+def _logical(column: pb.ColumnRef, collection: CollectionInfo) -> Logical:
+    if column.type != pb.LOGICAL_TYPE_UNSPECIFIED:
+        return Logical(column.type)
+    return collection.column(column.name).logical
