@@ -7,11 +7,11 @@ starts after the last key of the one before), so memory is bounded by the batch 
 table size. Every statement is a `QueryRequest` compiled like any read (services/compiler.py):
 identifiers checked against the catalog, values bound, strings compared and sorted exactly.
 
-Each row's values go through the same readers as `Query` (services/values.py: canonical form per
-engine), then the comparison form and digest of dbmesh/canonical.py. Hashing happens here, in the
-resolver, on every engine: the canonical form of decimals, timestamps (zones, fractions), UUIDs
-and booleans is Python's, so a checksum computed in SQL would have to reproduce it exactly in
-three dialects; see docs/reference.md §13 for what that costs.
+PostgreSQL and MariaDB hash in SQL where they can write every compared column's comparison form
+exactly (services/checksum_sql.py: one COUNT/SUM statement per segment, nothing but totals leaves
+the database). Otherwise, and on SQLite, each row's values go through the same readers as `Query`
+(services/values.py: canonical form per engine), then the comparison form and digest of
+dbmesh/canonical.py, here in the resolver; both ways give the same checksums.
 """
 
 from __future__ import annotations
