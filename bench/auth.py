@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from harness.config import config_toml
 
-from dbmesh.auth import Authenticator
+from dbmesh.auth.tokens import Authenticator
 from dbmesh.config import parse_config
 from dbmesh.router import Router
 from dbmesh.router.service import GraphQLRequest

@@ -176,13 +176,18 @@ def _reladiff(binary: Path, pg: DatabaseInfo, maria: DatabaseInfo) -> dict[str, 
     return {"seconds": seconds, "peak_kb": peak, "read_bytes": read, "rows_moved": None, "keys": keys}
 
 
-def _report(rows: int, rounds: int, results: list[dict[str, Any]], versions: dict[str, str]) -> str:
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _report(rows: int, rounds: int, results: list[dict[str, Any]], versions: dict[str, str], loads: list[str]) -> str:
     lines = [
         f"# dbmesh reconcile vs reladiff, {rows:,} rows (PostgreSQL {versions['pg']} vs MariaDB {versions['maria']})",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.reconcile --rows {rows} --rounds {rounds}`"
         " on this machine"
-        f" ({os.cpu_count()} cores, shared). The fastest of alternating rounds; the resolvers run in their own"
+        f" ({os.cpu_count()} cores, shared; load average 1/5/15 min at the start of each case:"
+        f" {'; '.join(loads)}). The fastest of alternating rounds; the resolvers run in their own"
         " processes, next to"
         " the databases. Rows moved: rows the comparing process received (dbmesh's exact count, row digests"
         " and key probes included; reladiff does not report one). Peak RSS: VmHWM of the comparing process"
@@ -239,8 +244,10 @@ async def main(rows: int, rounds: int) -> None:
             "maria": str(maria_server.execute("SELECT VERSION()")[0][0]),
         }
         results = []
+        loads = []
         rng = random.Random(12)
         for count in (0, 10, rows // 100):
+            loads.append(_load())
             ids = sorted(rng.sample(range(1, rows + 1), count))
             _change(maria, ids, "0.01")
             # Alternating rounds (dbmesh first, then reladiff first); the fastest of each is kept,
@@ -264,7 +271,7 @@ async def main(rows: int, rounds: int) -> None:
                 flush=True,
             )
             _change(maria, ids, "-0.01")
-        report = _report(rows, rounds, results, versions)
+        report = _report(rows, rounds, results, versions, loads)
         RESULTS.write_text(report)
         print(report)
     finally:

@@ -22,7 +22,6 @@ from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.heap import freeze_startup_heap
 from dbmesh.mesh import MeshConfig
-from dbmesh.router.access import check_permissions
 from dbmesh.schema import SchemaModel, load_schema
 
 __all__ = [
@@ -46,6 +45,9 @@ log = logging.getLogger("dbmesh")
 
 
 def _load(config_path: str, schema_path: str) -> tuple[Config, SchemaModel]:
+    # Imported here: the commands without a schema module (reconcile, sync) never load the router.
+    from dbmesh.router.access import check_permissions
+
     config = load_config(config_path)
     read_only = [d.name for d in config.databases if d.read_only]
     model = load_schema(schema_path, [d.name for d in config.databases], read_only=read_only)
@@ -517,14 +519,14 @@ async def _resolvers_for(config: Config, names: list[str]) -> Any:
     """`config` with a resolver address for each of `names`: a database without a `resolver` key
     gets a resolver service in this process for as long as the command runs (stopped after),
     with the config's [mesh] settings like any other resolver."""
-    from dbmesh.services import create_server
-
     started = []
     addresses: dict[str, str] = {}
     try:
         for name in names:
             db = config.database(name)
             if not db.resolver:
+                from dbmesh.services import create_server  # here: only when some database has no resolver
+
                 db.connection()  # its settings' one-line error before anything starts
                 running = await create_server(db, "127.0.0.1:0", config.mesh)
                 started.append(running)

@@ -1,7 +1,9 @@
 """`dbmesh reconcile`: compare one table in two databases through their resolvers (docs/reference.md §13).
 
 1. Both resolvers checksum the whole range (`Checksum`, computed next to each database); equal
-   counts and checksums end it with no row moved.
+   counts and checksums end it with no row moved. An integer key's range (from its smallest and
+   largest values) is split by value into `FANOUT` segments at once instead, asked for in
+   `PARALLEL` requests per side when it is large.
 2. Otherwise the side with more rows splits the range into `FANOUT` segments of equal row count,
    the other side checksums the same key ranges, and the segments that differ are looked at
    again, recursively (bisection).
@@ -17,6 +19,7 @@ engines is equal. `Result.rows_moved` counts the rows the merge brought to this 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -33,13 +36,18 @@ from dbmesh.resolver.client import CallError, ResolverClient, call_error
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.where_operators import OPERATORS
 
-__all__ = ["DENSE", "FANOUT", "Options", "Result", "Side", "plan", "reconcile"]
+__all__ = ["DENSE", "FANOUT", "PARALLEL", "Options", "Result", "Side", "plan", "reconcile"]
 
 log = logging.getLogger("dbmesh.reconcile")
 
 T = TypeVar("T")
 
 FANOUT = 32
+# An integer key's range of at least PARALLEL_ROWS rows is checksummed in PARALLEL requests per
+# side at once (consecutive runs of its segments), so that the database that would finish last
+# does not leave a core idle while the other is still busy (bench/results/reconcile-latest.md).
+PARALLEL = 2
+PARALLEL_ROWS = 100_000
 RESOLVE = 1_000  # rows in both with different digests, read in full at once
 DENSE = 0.5
 _MAX_DEPTH = 16
@@ -378,10 +386,10 @@ class _Comparison:
         if self.numeric and lower and upper:
             step = math.ceil((upper[0] - lower[0]) / FANOUT)
             boundaries = [[v] for v in range(lower[0] + step, upper[0], step)]
-            given = orjson.dumps(boundaries)
+            parts = PARALLEL if max(rows_a, rows_b) >= PARALLEL_ROWS else 1
             a, b = await _gathered(
-                self.checksum(self.source, self.request(lower, upper, boundaries_json=given)),
-                self.checksum(self.target, self.request(lower, upper, boundaries_json=given)),
+                self._checksums(self.source, [lower, *boundaries, upper], parts),
+                self._checksums(self.target, [lower, *boundaries, upper], parts),
             )
             return boundaries, a, b
         most = max(rows_a, rows_b)
@@ -390,6 +398,23 @@ class _Comparison:
         follow = await self.checksum(other, self.request(lower, upper, boundaries_json=split.boundaries_json))
         a, b = (split, follow) if leader is self.source else (follow, split)
         return orjson.loads(split.boundaries_json), a, b
+
+    async def _checksums(self, side: Side, bounds: list[Key], parts: int) -> pb.ChecksumResponse:
+        """The segments between consecutive `bounds` on `side`, asked for in `parts` requests at once
+        (consecutive runs of segments, each on its own connection of the resolver's pool)."""
+        count = len(bounds) - 1
+        cuts = [round(i * count / parts) for i in range(parts + 1)]
+        responses = await _gathered(
+            *(
+                self.checksum(
+                    side,
+                    self.request(bounds[first], bounds[last], boundaries_json=orjson.dumps(bounds[first + 1 : last])),
+                )
+                for first, last in itertools.pairwise(cuts)
+                if last > first
+            )
+        )
+        return pb.ChecksumResponse(segments=[segment for r in responses for segment in r.segments])
 
     async def range(self, lower: Key | None, upper: Key | None, rows_a: int, rows_b: int, depth: int) -> None:
         """Compare [lower, upper), which holds `rows_a` source and `rows_b` target rows (for an

@@ -47,7 +47,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dbmesh.auth import Principal
+from dbmesh.auth.tokens import Principal
 from dbmesh.router.graphql_errors import graphql_error
 from dbmesh.router.metrics import CONTENT_TYPE
 from dbmesh.router.persisted import PersistedQueries, Refusal

@@ -31,7 +31,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, default_field_resolver, execute, get_operation_ast
 
-from dbmesh.auth import Authenticator, Principal
+from dbmesh.auth.tokens import Authenticator, Principal
 from dbmesh.config import Config
 from dbmesh.coordinator import Coordinator
 from dbmesh.errors import SchemaError

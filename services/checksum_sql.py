@@ -36,8 +36,12 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return rf"replace(replace({c}::text, '\', '\\'), '|', '\|')"
     if logical == Logical.DATETIME and base in ("timestamp without time zone", "timestamp with time zone"):
         t = f"({c} AT TIME ZONE 'UTC')" if column.zoned else c
-        # One to_char with microseconds; a whole second drops them, as Python's isoformat does.
-        return f"replace(to_char({t}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+        # A whole second: the ISO text (DateStyle = ISO in the resolver's session), `T` for the
+        # space, ~9 % less CPU per row than to_char; else to_char with the six digits of the
+        # microseconds, as Python's isoformat writes them.
+        fraction = f'to_char({t}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
+        whole = f"replace({t}::text, ' ', 'T') || 'Z'"
+        return f"(CASE WHEN {t} = date_trunc('second', {t}) THEN {whole} ELSE {fraction} END)"
     if logical == Logical.DATE and base == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
     if logical == Logical.BOOLEAN and base == "boolean":
@@ -65,6 +69,8 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return rf"REPLACE(REPLACE({c}, '\\', '\\\\'), '|', '\\|')" if _mysql_utf8(column) else None
     # No DATE_FORMAT: a `%` in the statement would be taken for a placeholder by the driver.
     if logical == Logical.DATETIME and kind in ("datetime", "timestamp"):
+        if "(" not in column.db_type:  # no fractional seconds: `YYYY-MM-DD HH:MM:SS` as it is
+            return f"CONCAT(REPLACE(CAST({c} AS CHAR), ' ', 'T'), 'Z')"
         six = f"REPLACE(CAST(CAST({c} AS DATETIME(6)) AS CHAR), ' ', 'T')"
         return f"REPLACE(CONCAT({six}, 'Z'), '.000000Z', 'Z')"
     if logical == Logical.DATE and kind == "date":
@@ -87,19 +93,28 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
             parts.append(f"coalesce({value}, 'N')" if column.nullable else f"({value})")
         return f"('x' || substr(md5({' || '.join(parts)}), 1, 16))::bit(64)::bigint"
     if engine == "mysql":
+        # One flat CONCAT (a NOT NULL value's `V` and `|` are literals next to its neighbours'):
+        # ~10 % less CPU per row than a CONCAT per value (bench/results/reconcile-latest.md).
         parts = []
+        literal = ""
         for column, logical, sql in columns:
             text = _mysql_text(column, logical, sql)
             if text is None:
                 return None
-            value = f"CONCAT('V', {text}, '|')"
-            parts.append(f"IFNULL({value}, 'N')" if column.nullable else value)
+            if column.nullable:
+                parts += [f"'{literal}'"] if literal else []
+                parts.append(f"IFNULL(CONCAT('V', {text}, '|'), 'N')")
+                literal = ""
+            else:
+                parts += [f"'{literal}V'", text]
+                literal = "|"
+        parts += [f"'{literal}'"] if literal else []
         return f"CAST(CONV(SUBSTRING(MD5(CONCAT({', '.join(parts)})), 1, 16), 16, 10) AS UNSIGNED)"
     return None
 
 
 def sum_sql(engine: str, hash_expr: str) -> str:
-    """The per-segment sum of `hash_expr` (exact: numeric / DECIMAL, never a wrapping bigint)."""
-    if engine == "postgresql":
-        return f"sum(({hash_expr})::numeric)"
-    return f"SUM({hash_expr})"
+    """The per-segment sum of `hash_expr`, exact, never a wrapping bigint: PostgreSQL's `sum` of a
+    bigint is a numeric (accumulated in 128 bits: ~5 % less CPU than casting each row to numeric),
+    MySQL's `SUM` of an unsigned BIGINT a DECIMAL."""
+    return f"sum({hash_expr})" if engine == "postgresql" else f"SUM({hash_expr})"

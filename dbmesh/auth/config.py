@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from dbmesh.errors import ConfigError
 from dbmesh.where_operators import COMPARISONS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # jwt and cryptography are imported where keys are read: ~0.15 s a command without [auth] skips
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     from dbmesh.config import _Table
 
 __all__ = [
@@ -157,6 +156,9 @@ def _read(table: _Table, key: str, base_dir: Path) -> bytes:
 
 
 def _public_key(table: _Table, data: bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     problem = "not a PEM public key (an RSA key for RS256 or an EC P-256 key for ES256)"
     try:
         key = load_pem_public_key(data)
@@ -170,6 +172,8 @@ def _public_key(table: _Table, data: bytes) -> rsa.RSAPublicKey | ec.EllipticCur
 
 
 def _jwks(table: _Table, data: bytes) -> jwt.PyJWKSet:
+    import jwt
+
     try:
         document = json.loads(data)
     except ValueError:

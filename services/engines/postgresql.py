@@ -5,7 +5,8 @@ and answers UNAVAILABLE (naming the database, never its DSN or password) until i
 replica (`host:port`) gets its own pool with the same database, user and password, and open
 transactions (Begin) get a pool of `max_transactions` connections of their own. Every session
 runs with `statement_timeout = timeout_secs`, so the server cancels a slow statement
-(DEADLINE_EXCEEDED) and the connection stays usable; `TimeZone = UTC`; `application_name =
+(DEADLINE_EXCEEDED) and the connection stays usable; `TimeZone = UTC`; `DateStyle = ISO` (the
+timestamp text services/checksum_sql.py relies on, whatever the server's default); `application_name =
 dbmesh-resolver`; a `read_only` database also gets `default_transaction_read_only`, so the server
 itself refuses writes, except on the replication path: a pool of its own (`max_transactions`
 connections, created on first use, without that setting) that only replication requests reach
@@ -240,6 +241,7 @@ class PostgresEngine(Engine):
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(max(1, round(self.timeout * 1000))),
             "TimeZone": "UTC",
+            "DateStyle": "ISO, MDY",
         }
         if self.config.read_only and not writable:
             settings["default_transaction_read_only"] = "on"

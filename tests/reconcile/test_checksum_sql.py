@@ -1,7 +1,8 @@
 """The checksums PostgreSQL and MariaDB compute in SQL (services/checksum_sql.py) are, value by
 value, the digests the resolver computes from the canonical rows it reads (dbmesh/canonical.py):
 decimals (zero, negative, trailing zeros), timestamps with and without a fraction and a zone,
-text with trailing spaces, case, quotes and non-ASCII, empty versus NULL, booleans, dates, UUIDs."""
+text with trailing spaces, case, quotes and non-ASCII, empty versus NULL, booleans, dates, UUIDs;
+NOT NULL columns next to nullable ones, and MariaDB's `datetime` without fractional seconds."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def _rows(engine: str) -> list[tuple[Any, ...]]:
                 date(2020, 1, 1) + timedelta(days=i * 40),
                 int(flag) if engine == "mysql" and flag is not None else flag,
                 uid if engine == "postgresql" or uid is None else str(uid),
+                datetime(2001, 2, 3, 4, 5, 6) + timedelta(days=i, seconds=i),
+                TEXTS[(i + 3) % len(TEXTS)] or "",
             )
         )
     return rows
@@ -61,15 +64,16 @@ async def stub(
     info = pg_database if request.param == "postgresql" else mysql_database
     db = Database.server("db", info)
     types = (
-        "id integer PRIMARY KEY, amount numeric(10,2), label text, at timestamptz, day date, flag boolean, uid uuid"
+        "id integer PRIMARY KEY, amount numeric(10,2), label text, at timestamptz, day date, flag boolean, uid uuid,"
+        " seen timestamp NOT NULL, code text NOT NULL"
         if db.engine == "postgresql"
         else "id integer PRIMARY KEY, amount decimal(10,2), label varchar(50), at datetime(6), day date,"
-        " flag boolean, uid varchar(36)"
+        " flag boolean, uid varchar(36), seen datetime NOT NULL, code varchar(50) NOT NULL"
     )
     await db.run(
         f"CREATE TABLE v ({types})",
         rows=_rows(db.engine),
-        insert="INSERT INTO v (id, amount, label, at, day, flag, uid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        insert="INSERT INTO v (id, amount, label, at, day, flag, uid, seen, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     settings = Connection(host=info.host, port=info.port, database=info.database, username=info.user)
     server = await create_server(DatabaseConfig(name="db", engine=info.engine, settings=settings))
@@ -79,7 +83,7 @@ async def stub(
     await server.stop(0)
 
 
-COLUMNS = ["amount", "label", "at", "day", "flag", "uid"]
+COLUMNS = ["amount", "label", "at", "day", "flag", "uid", "seen", "code"]
 
 
 async def test_sql_checksums_equal_the_resolvers_digests_value_by_value(stub: pb_grpc.ResolverStub) -> None:
