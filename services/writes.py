@@ -20,7 +20,11 @@ MySQL's `ON DUPLICATE KEY UPDATE` cannot name its conflict columns (it fires on 
 so where the dialect has no `named_conflict`, the upsert runs as separate statements inside the
 caller's transaction: lock the rows that hold the incoming keys (`SELECT ... FOR UPDATE`), insert
 the rows whose key is new with a plain INSERT (a duplicate on another key then fails), update
-those whose key exists by key, and read the written rows back by key, in input order.
+those whose key exists by key, and read the written rows back by key, in input order. Where
+ON DUPLICATE KEY cannot fire on another key and means exactly the same (`_any_key_upsert_exact`:
+the conflict columns are the table's only unique key, compared exactly, nothing is returned, ...),
+the upsert is one multi-row `INSERT ... ON DUPLICATE KEY UPDATE` per chunk instead (a sync batch,
+dbmesh.sync, is such an upsert).
 """
 
 from __future__ import annotations
@@ -98,8 +102,10 @@ def _row_columns(rows: Sequence[pb.Row], collection: CollectionInfo) -> list[Col
 def _insert_sql(
     d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], rows: Sequence[pb.Row], params: Params
 ) -> str:
+    binders = [(c.name, d.binder(c)) for c in columns]
+    add = params.add
     values = ", ".join(
-        "(" + ", ".join(params.bind(c, from_proto(row.values[c.name])) for c in columns) + ")" for row in rows
+        "(" + ", ".join([add(bind(from_proto(row.values[name]))) for name, bind in binders]) + ")" for row in rows
     )
     cols = ", ".join(d.column(c) for c in columns)
     return f"INSERT INTO {d.quote(collection.name)} ({cols}) VALUES {values}"
@@ -163,8 +169,9 @@ async def run_mutation(
 
     if operation == "upsert" and not dialect.named_conflict:
         columns = _row_columns(request.upsert.rows, collection)
-        await _upsert_by_key(request, collection, dialect, runner, result, columns, read)
-        return result
+        if not _any_key_upsert_exact(request, collection, dialect, columns):
+            await _upsert_by_key(request, collection, dialect, runner, result, columns, read)
+            return result
 
     if operation in ("insert", "upsert"):
         op = getattr(request, operation)
@@ -223,6 +230,34 @@ def _upsert_target(
         raise InvalidArgument(f"an upsert into {collection.name!r} must set its conflict columns {missing}")
     chosen = [collection.column(c) for c in op.update_columns] if op.update_columns else columns
     return keys, [c for c in chosen if c.name not in set(conflict)]
+
+
+_EXACT_KEYS = (Logical.INT, Logical.STRING, Logical.UUID)
+
+
+def _any_key_upsert_exact(
+    request: pb.MutateRequest, collection: CollectionInfo, d: Dialect, columns: list[ColumnInfo]
+) -> bool:
+    """Whether an upsert that fires on any unique key (MySQL's ON DUPLICATE KEY UPDATE) does
+    exactly what the key-by-key path does: the conflict columns are the table's only unique key
+    (so no other key can fire it), compared exactly (integers, or strings and UUIDs in a binary
+    collation: a case- or space-insensitive key would conflict where the named key does not),
+    existing rows take some columns, nothing is returned, every NOT NULL column is set (an
+    existing row never meets the INSERT's missing-value check) and no key comes twice (the
+    key-by-key path inserts both and fails)."""
+    op = request.upsert
+    keys, updates = _upsert_target(collection, columns, op)
+    unique = {frozenset(k) for k in (collection.primary_key, *collection.unique_keys) if k}
+    if request.returning or not updates or unique != {frozenset(k.name for k in keys)}:
+        return False
+    if any(k.logical not in _EXACT_KEYS or k.case_insensitive for k in keys):
+        return False
+    named = {c.name for c in columns}
+    if any(not c.nullable and c.name not in named for c in collection.columns.values()):
+        return False
+    binders = [(k.name, d.binder(k)) for k in keys]
+    incoming = {tuple(bind(from_proto(row.values[name])) for name, bind in binders) for row in op.rows}
+    return len(incoming) == len(op.rows)
 
 
 def _upsert_suffix(d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert) -> str:
