@@ -103,10 +103,10 @@ def _insert_sql(
     d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], rows: Sequence[pb.Row], params: Params
 ) -> str:
     binders = [(c.name, d.binder(c)) for c in columns]
-    add = params.add
-    values = ", ".join(
-        "(" + ", ".join([add(bind(from_proto(row.values[name]))) for name, bind in binders]) + ")" for row in rows
-    )
+    bound = [bind(from_proto(values[name])) for row in rows for values in (row.values,) for name, bind in binders]
+    placeholders = params.extend(bound)
+    width = len(columns)
+    values = ", ".join("(" + ", ".join(placeholders[i : i + width]) + ")" for i in range(0, len(placeholders), width))
     cols = ", ".join(d.column(c) for c in columns)
     return f"INSERT INTO {d.quote(collection.name)} ({cols}) VALUES {values}"
 

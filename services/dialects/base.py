@@ -38,6 +38,12 @@ class Params:
     def bind(self, column: ColumnInfo, value: Any) -> str:
         return self.add(self.dialect.bind(column, value))
 
+    def extend(self, values: list[Any]) -> list[str]:
+        """`add` for each of `values` (already bound), in order: their placeholders."""
+        start = len(self.values) + 1
+        self.values += values
+        return self.dialect.placeholders(start, len(values))
+
 
 class Dialect:
     name = "sql"
@@ -60,6 +66,10 @@ class Dialect:
 
     def placeholder(self, index: int) -> str:
         return "?"
+
+    def placeholders(self, start: int, count: int) -> list[str]:
+        """The placeholders of parameters `start` .. `start + count - 1`."""
+        return [self.placeholder(i) for i in range(start, start + count)]
 
     def column(self, column: ColumnInfo, table_alias: str | None = None) -> str:
         quoted = self.quote(column.name)

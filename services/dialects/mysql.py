@@ -103,6 +103,9 @@ class MysqlDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return f"%(p{index})s"
 
+    def placeholders(self, start: int, count: int) -> list[str]:
+        return [f"%(p{i})s" for i in range(start, start + count)]
+
     def exact(self, sql: str, column: ColumnInfo) -> str:
         """`sql` in code-point order; columns of other charsets are converted to utf8mb4 first, so
         that a value outside their charset does not make an "illegal mix of collations"."""
