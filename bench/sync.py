@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,15 +100,17 @@ def _config(
     path.write_text(text, encoding="utf-8")
 
 
-async def _timed_run(config: Path) -> tuple[float, str]:
+async def _timed_run(config: Path) -> tuple[float, float, str]:
+    """Seconds, CPU seconds of this process (the command and its resolvers: what a busy machine
+    changes least) and the summary line of one `dbmesh sync run`."""
     out = io.StringIO()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(out):
         code = await commands.sync_run(str(config), [])
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if code != 0:
         raise SystemExit(f"sync run failed: {out.getvalue()}")
-    return elapsed, out.getvalue().strip()
+    return elapsed, cpu, out.getvalue().strip()
 
 
 async def run(args: argparse.Namespace) -> str:
@@ -135,12 +138,12 @@ async def run(args: argparse.Namespace) -> str:
                     with contextlib.suppress(Exception):
                         await _maria(maria, "DELETE FROM dbmesh_sync_state")
                     _config(config, pg, maria, batch_size, addresses)
-                    copy_secs, line = await _timed_run(config)
-                    again_secs, again = await _timed_run(config)
+                    copy_secs, copy_cpu, line = await _timed_run(config)
+                    again_secs, _, again = await _timed_run(config)
                     target = tuple((await _maria(maria, CHECKSUM))[0])
                     if [Decimal(str(v)) for v in target] != [Decimal(str(v)) for v in source]:
                         raise SystemExit(f"target differs from source: {target} != {source}")
-                    results.append((batch_size, copy_secs, line, again_secs, again))
+                    results.append((batch_size, copy_secs, copy_cpu, line, again_secs, again, os.getloadavg()[0]))
             finally:
                 if supervisor is not None:
                     await supervisor.stop()
@@ -150,21 +153,26 @@ async def run(args: argparse.Namespace) -> str:
     return _report(args, results)
 
 
-def _report(args: argparse.Namespace, results: list[tuple[int, float, str, float, str]]) -> str:
+def _report(args: argparse.Namespace, results: list[tuple[int, float, float, str, float, str, float]]) -> str:
     lines = [
         '# Sync throughput: PostgreSQL -> MariaDB (`mode = "copy"`)',
         "",
         f"`python -m bench.sync --rows {args.rows} --batch-sizes {' '.join(map(str, args.batch_sizes))}`,"
         f" {datetime.now(UTC).date()}; {args.rows:,} rows; target checked equal to the source after each copy"
-        " (count and per-column sums). Seconds include starting the command's two resolvers.",
+        " (count and per-column sums). Seconds include starting the command's two resolvers; CPU is"
+        " this process's (the command and its resolvers, which run in it), load the machine's 1-minute"
+        f" load average after each copy ({os.cpu_count()} cores).",
         "",
-        "| batch_size | full copy | rows/s | second run (copies nothing) |",
-        "|---:|---:|---:|---:|",
+        "| batch_size | full copy | rows/s | CPU s | rows per CPU s | second run (copies nothing) | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for batch_size, copy_secs, _, again_secs, _ in results:
-        lines.append(f"| {batch_size} | {copy_secs:.2f} s | {args.rows / copy_secs:,.0f} | {again_secs:.2f} s |")
+    for batch_size, copy_secs, cpu, _, again_secs, _, load in results:
+        lines.append(
+            f"| {batch_size} | {copy_secs:.2f} s | {args.rows / copy_secs:,.0f} | {cpu:.2f} | {args.rows / cpu:,.0f}"
+            f" | {again_secs:.2f} s | {load:.1f} |"
+        )
     lines += ["", "Summary lines of the last batch size:", "", "```"]
-    lines += [results[-1][2], results[-1][4], "```", ""]
+    lines += [results[-1][3], results[-1][5], "```", ""]
     return "\n".join(lines)
 
 

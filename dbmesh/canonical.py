@@ -27,7 +27,18 @@ import orjson
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["MASK", "comparable", "group", "key_in", "key_order", "key_range", "row_digest", "row_text", "to_value"]
+__all__ = [
+    "MASK",
+    "comparable",
+    "group",
+    "key_in",
+    "key_order",
+    "key_range",
+    "row_digest",
+    "row_text",
+    "to_value",
+    "value_field",
+]
 
 MASK = (1 << 64) - 1
 
@@ -118,27 +129,36 @@ def to_value(logical: int, value: Any) -> pb.Value:
     to bind in a predicate or write back (dbmesh.sync). A value that
     is not one of that type goes as a string, for the resolver to refuse naming the column
     (`column 'id' (integer): 'abc' is not a valid value`), never rounded or coerced here."""
+    kind, field = value_field(logical, value)
+    return pb.Value(**{kind: field})
+
+
+def value_field(logical: int, value: Any) -> tuple[str, Any]:
+    """`to_value(logical, value)` as the `Value` field to set and its content, for filling a
+    `Value` in place (a row of a large write: building each `Value` apart and handing it to the
+    row's map copies it)."""
     if value is None:
-        return pb.Value(null=True)
+        return "null", True
     exact = isinstance(value, int) and not isinstance(value, bool)
     if logical == pb.LOGICAL_TYPE_INT and exact:
-        return pb.Value(int=value)
+        return "int", value
     if logical == pb.LOGICAL_TYPE_FLOAT and (exact or isinstance(value, float)):
-        return pb.Value(float=float(value))
+        return "float", float(value)
     if logical == pb.LOGICAL_TYPE_BOOLEAN and isinstance(value, bool):
-        return pb.Value(boolean=value)
+        return "boolean", value
     if logical == pb.LOGICAL_TYPE_DECIMAL and (exact or isinstance(value, (float, str))):
-        return pb.Value(decimal=str(value))
+        return "decimal", str(value)
     if logical == pb.LOGICAL_TYPE_JSON:
-        return pb.Value(json=orjson.dumps(value).decode())
+        return "json", orjson.dumps(value).decode()
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    if logical == pb.LOGICAL_TYPE_UUID:
-        return pb.Value(uuid=text)
-    if logical == pb.LOGICAL_TYPE_DATETIME:
-        return pb.Value(datetime=text)
-    if logical == pb.LOGICAL_TYPE_DATE:
-        return pb.Value(date=text)
-    return pb.Value(string=text)
+    return _TEXT_FIELDS.get(logical, "string"), text
+
+
+_TEXT_FIELDS: dict[int, str] = {
+    pb.LOGICAL_TYPE_UUID: "uuid",
+    pb.LOGICAL_TYPE_DATETIME: "datetime",
+    pb.LOGICAL_TYPE_DATE: "date",
+}
 
 
 def _cmp(column: str, op: int, value: pb.Value) -> pb.Expression:

@@ -82,30 +82,37 @@ def _shown(number: Decimal) -> str:
     return f"{'-' if sign else ''}{''.join(map(str, digits[:20]))}... ({len(digits)} digits, exponent {exponent})"
 
 
+def _where(column: ColumnInfo, number: Decimal) -> str:
+    """How an error names the column and the decimal (built only for an error: it is not cheap)."""
+    return f"column {column.name!r} ({column.db_type}): decimal {_shown(number)!r}"
+
+
 def bounded_decimal(column: ColumnInfo, number: Decimal) -> Decimal:
     """`number`, if it is within the bounds of the module docstring for `column`."""
     _sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)  # callers pass finite decimals
-    where = f"column {column.name!r} ({column.db_type}): decimal {_shown(number)!r}"
     if len(digits) > MAX_SIGNIFICANT_DIGITS:
         raise InvalidArgument(
-            f"{where} has {len(digits)} significant digits, more than a request may carry ({MAX_SIGNIFICANT_DIGITS})"
+            f"{_where(column, number)} has {len(digits)} significant digits, more than a request may carry"
+            f" ({MAX_SIGNIFICANT_DIGITS})"
         )
     integer_digits = max(0, len(digits) + exponent)  # as written out: "0E+5" is "000000"
     if any(digits) and column.logical == Logical.DECIMAL and column.precision is not None:
         limit = max(0, column.precision - (column.scale or 0))
         if integer_digits > limit:
             raise InvalidArgument(
-                f"{where} has {integer_digits} digits before the point, more than the column holds ({limit})"
+                f"{_where(column, number)} has {integer_digits} digits before the point, more than the column"
+                f" holds ({limit})"
             )
     if integer_digits > MAX_INTEGER_DIGITS:
         raise InvalidArgument(
-            f"{where} has {integer_digits} digits before the point, more than a request may carry "
+            f"{_where(column, number)} has {integer_digits} digits before the point, more than a request may carry "
             f"({MAX_INTEGER_DIGITS})"
         )
     if -exponent > MAX_FRACTION_DIGITS:
         raise InvalidArgument(
-            f"{where} has {-exponent} digits after the point, more than a request may carry ({MAX_FRACTION_DIGITS})"
+            f"{_where(column, number)} has {-exponent} digits after the point, more than a request may carry"
+            f" ({MAX_FRACTION_DIGITS})"
         )
     return number
 

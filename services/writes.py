@@ -20,7 +20,11 @@ MySQL's `ON DUPLICATE KEY UPDATE` cannot name its conflict columns (it fires on 
 so where the dialect has no `named_conflict`, the upsert runs as separate statements inside the
 caller's transaction: lock the rows that hold the incoming keys (`SELECT ... FOR UPDATE`), insert
 the rows whose key is new with a plain INSERT (a duplicate on another key then fails), update
-those whose key exists by key, and read the written rows back by key, in input order.
+those whose key exists by key, and read the written rows back by key, in input order. Where
+ON DUPLICATE KEY cannot fire on another key and means exactly the same (`_any_key_upsert_exact`:
+the conflict columns are the table's only unique key, compared exactly, nothing is returned, ...),
+the upsert is one multi-row `INSERT ... ON DUPLICATE KEY UPDATE` per chunk instead (a sync batch,
+dbmesh.sync, is such an upsert).
 """
 
 from __future__ import annotations
@@ -87,20 +91,42 @@ def _row_columns(rows: Sequence[pb.Row], collection: CollectionInfo) -> list[Col
     if not rows:
         raise InvalidArgument(f"an insert into {collection.name!r} needs at least one row")
     names = list(rows[0].values.keys())
+    expected = set(names)
     for index, row in enumerate(rows):
-        if set(row.values.keys()) != set(names):
+        if set(row.values) != expected:  # iterating the map itself: half the cost of .keys()
             raise InvalidArgument(f"row {index} of the insert into {collection.name!r} has other columns than row 0")
     if not names:
         raise InvalidArgument(f"an insert into {collection.name!r} needs at least one column")
     return [collection.column(n) for n in names]
 
 
+# Logical types whose Value field holds the Python value as it is (from_proto returns it unchanged).
+_PLAIN_FIELDS = {Logical.INT: "int", Logical.FLOAT: "float", Logical.STRING: "string", Logical.BOOLEAN: "boolean"}
+
+
+def _value_binder(d: Dialect, column: ColumnInfo) -> Callable[[pb.Value], Any]:
+    """`d.bind(column, from_proto(value))` for many values of `column` (a batch's rows), reading
+    the field of the column's own type directly when the value has it."""
+    bind = d.binder(column)
+    plain = _PLAIN_FIELDS.get(column.logical)
+    if plain is None:
+        return lambda v: bind(from_proto(v))
+    field: str = plain
+
+    def value(v: pb.Value) -> Any:
+        return bind(getattr(v, field) if v.WhichOneof("kind") == field else from_proto(v))
+
+    return value
+
+
 def _insert_sql(
     d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], rows: Sequence[pb.Row], params: Params
 ) -> str:
-    values = ", ".join(
-        "(" + ", ".join(params.bind(c, from_proto(row.values[c.name])) for c in columns) + ")" for row in rows
-    )
+    binders = [(c.name, _value_binder(d, c)) for c in columns]
+    bound = [bind(values[name]) for row in rows for values in (row.values,) for name, bind in binders]
+    placeholders = params.extend(bound)
+    width = len(columns)
+    values = ", ".join("(" + ", ".join(placeholders[i : i + width]) + ")" for i in range(0, len(placeholders), width))
     cols = ", ".join(d.column(c) for c in columns)
     return f"INSERT INTO {d.quote(collection.name)} ({cols}) VALUES {values}"
 
@@ -161,14 +187,16 @@ async def run_mutation(
         else:
             result.affected += await runner.execute(sql, params.values)
 
-    if operation == "upsert" and not dialect.named_conflict:
-        columns = _row_columns(request.upsert.rows, collection)
-        await _upsert_by_key(request, collection, dialect, runner, result, columns, read)
-        return result
-
     if operation in ("insert", "upsert"):
         op = getattr(request, operation)
         columns = _row_columns(op.rows, collection)
+        if (
+            operation == "upsert"
+            and not dialect.named_conflict
+            and not _any_key_upsert_exact(request, collection, dialect, columns)
+        ):
+            await _upsert_by_key(request, collection, dialect, runner, result, columns, read)
+            return result
         suffix = ""
         if operation == "upsert":
             suffix = _upsert_suffix(dialect, collection, columns, op)
@@ -223,6 +251,34 @@ def _upsert_target(
         raise InvalidArgument(f"an upsert into {collection.name!r} must set its conflict columns {missing}")
     chosen = [collection.column(c) for c in op.update_columns] if op.update_columns else columns
     return keys, [c for c in chosen if c.name not in set(conflict)]
+
+
+_EXACT_KEYS = (Logical.INT, Logical.STRING, Logical.UUID)
+
+
+def _any_key_upsert_exact(
+    request: pb.MutateRequest, collection: CollectionInfo, d: Dialect, columns: list[ColumnInfo]
+) -> bool:
+    """Whether an upsert that fires on any unique key (MySQL's ON DUPLICATE KEY UPDATE) does
+    exactly what the key-by-key path does: the conflict columns are the table's only unique key
+    (so no other key can fire it), compared exactly (integers, or strings and UUIDs in a binary
+    collation: a case- or space-insensitive key would conflict where the named key does not),
+    existing rows take some columns, nothing is returned, every NOT NULL column is set (an
+    existing row never meets the INSERT's missing-value check) and no key comes twice (the
+    key-by-key path inserts both and fails)."""
+    op = request.upsert
+    keys, updates = _upsert_target(collection, columns, op)
+    unique = {frozenset(k) for k in (collection.primary_key, *collection.unique_keys) if k}
+    if request.returning or not updates or unique != {frozenset(k.name for k in keys)}:
+        return False
+    if any(k.logical not in _EXACT_KEYS or k.case_insensitive for k in keys):
+        return False
+    named = {c.name for c in columns}
+    if any(not c.nullable and c.name not in named for c in collection.columns.values()):
+        return False
+    binders = [(k.name, _value_binder(d, k)) for k in keys]
+    incoming = {tuple(bind(row.values[name]) for name, bind in binders) for row in op.rows}
+    return len(incoming) == len(op.rows)
 
 
 def _upsert_suffix(d: Dialect, collection: CollectionInfo, columns: list[ColumnInfo], op: pb.Upsert) -> str:

@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from dbmesh.canonical import to_value
+from dbmesh.canonical import to_value, value_field
 from dbmesh.coordinator import Coordinator
 from dbmesh.coordinator._faults import crash_point
 from dbmesh.errors import ConfigError
@@ -373,14 +373,20 @@ class JobRun:
         return [r for r in batch if held.get(orjson.dumps([r[p] for p in positions])) != r]
 
     def _upsert(self, table: _Table, batch: Sequence[Sequence[Any]]) -> pb.MutateRequest:
-        rows = [
-            pb.Row(values={c: self._value(table, c, v) for c, v in zip(table.columns, r, strict=True)}) for r in batch
-        ]
-        return pb.MutateRequest(
+        """The upsert of `batch` by the key, its values filled in place (see value_field)."""
+        request = pb.MutateRequest(
             collection=self.job.target_table,
-            upsert=pb.Upsert(rows=rows, conflict_columns=list(table.key)),
+            upsert=pb.Upsert(conflict_columns=list(table.key)),
             replication=True,
         )
+        rows = request.upsert.rows
+        typed = [(c, table.types[c]) for c in table.columns]
+        for r in batch:
+            values = rows.add().values
+            for (column, logical), v in zip(typed, r, strict=True):
+                kind, field = value_field(logical, v)
+                setattr(values[column], kind, field)
+        return request
 
     async def _copy(self, table: _Table, batch: list[list[Any]], last: list[Any]) -> None:
         changed = await self._changed(table, batch)

@@ -10,7 +10,9 @@ SQL text: `Params.add` binds them and returns a placeholder.
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,6 +38,12 @@ class Params:
     def bind(self, column: ColumnInfo, value: Any) -> str:
         return self.add(self.dialect.bind(column, value))
 
+    def extend(self, values: list[Any]) -> list[str]:
+        """`add` for each of `values` (already bound), in order: their placeholders."""
+        start = len(self.values) + 1
+        self.values += values
+        return self.dialect.placeholders(start, len(values))
+
 
 class Dialect:
     name = "sql"
@@ -58,6 +66,10 @@ class Dialect:
 
     def placeholder(self, index: int) -> str:
         return "?"
+
+    def placeholders(self, start: int, count: int) -> list[str]:
+        """The placeholders of parameters `start` .. `start + count - 1`."""
+        return [self.placeholder(i) for i in range(start, start + count)]
 
     def column(self, column: ColumnInfo, table_alias: str | None = None) -> str:
         quoted = self.quote(column.name)
@@ -172,6 +184,32 @@ class Dialect:
             raise InvalidArgument(
                 f"column {column.name!r} ({column.db_type}): {shown!r} is not a valid value"
             ) from None
+
+    def binder(self, column: ColumnInfo) -> Callable[[Any], Any]:
+        """`bind` for many values of `column` (a batch's rows): values already of the column's
+        Python type (ints, floats, strings, aware UTC datetimes, decimals) take a direct path that
+        gives what `bind` gives; every other value goes through `bind`."""
+        bind, logical = self.bind, column.logical
+        if logical == Logical.INT:
+            return lambda v: v if type(v) is int else bind(column, v)
+        if logical == Logical.FLOAT:
+            return lambda v: v if type(v) is float and math.isfinite(v) else bind(column, v)
+        if logical == Logical.STRING:
+            text = self.bind_string
+            return lambda v: text(v) if type(v) is str else bind(column, v)
+        if logical == Logical.DATETIME:
+            moment = self.bind_datetime
+            return lambda v: moment(column, v) if type(v) is datetime and v.tzinfo is UTC else bind(column, v)
+        if logical == Logical.DECIMAL:
+            number = self.bind_decimal
+
+            def decimal(v: Any) -> Any:
+                if type(v) is Decimal and v.is_finite():
+                    return number(bounded_decimal(column, v))
+                return bind(column, v)
+
+            return decimal
+        return lambda v: bind(column, v)
 
     def _bind(self, column: ColumnInfo, value: Any) -> Any:
         logical = column.logical

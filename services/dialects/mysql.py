@@ -19,7 +19,8 @@ NULLs sort first in MySQL whatever the direction; `order_term` adds `col IS NULL
 last ascending and first descending (docs/reference.md §4). OFFSET needs a LIMIT. UPDATE cannot end in RETURNING
 on MariaDB (INSERT and DELETE can), so writes lock and name the rows by primary key instead.
 ON DUPLICATE KEY UPDATE cannot name the conflict columns (any unique key fires it), so upserts
-do not use it: `services.writes` locks, inserts and updates by the named key (`named_conflict`).
+use it only where no other key can fire it; otherwise `services.writes` locks, inserts and
+updates by the named key (`named_conflict`).
 
 Types: `mysql_logical` reads information_schema's types as the contract's logical types; booleans
 (tinyint(1)) bind as 1/0, timestamps as naive UTC (the session's time zone is +00:00).
@@ -101,6 +102,9 @@ class MysqlDialect(Dialect):
 
     def placeholder(self, index: int) -> str:
         return f"%(p{index})s"
+
+    def placeholders(self, start: int, count: int) -> list[str]:
+        return [f"%(p{i})s" for i in range(start, start + count)]
 
     def exact(self, sql: str, column: ColumnInfo) -> str:
         """`sql` in code-point order; columns of other charsets are converted to utf8mb4 first, so

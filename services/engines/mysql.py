@@ -96,9 +96,14 @@ def _os_reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else "connection failed"
 
 
+_NAMES: list[str] = []  # "p1", "p2", ...: made once, a batch's insert binds thousands
+
+
 def _args(params: Sequence[Any]) -> dict[str, Any]:
     """Parameters keyed as the dialect's placeholders name them (`%(p1)s`, ...)."""
-    return {f"p{i}": value for i, value in enumerate(params, 1)}
+    if len(params) > len(_NAMES):
+        _NAMES.extend(f"p{i}" for i in range(len(_NAMES) + 1, len(params) + 1))
+    return dict(zip(_NAMES, params, strict=False))
 
 
 class _QuietCursor(DriverCursor):
