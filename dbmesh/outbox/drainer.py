@@ -101,6 +101,9 @@ class _Lane:
     keys: dict[str, dict[str, int]] = field(default_factory=dict)  # collection -> row key -> newest version
     everything: bool = False
     local: list[tuple[float, Change]] = field(default_factory=list)
+    queued: list[Change] = field(default_factory=list)  # waiting for the next inline batch
+    inflight: set[Change] = field(default_factory=set)  # queued or being applied inline
+    inline_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     inline: dict[_Row, tuple[float, int]] = field(default_factory=dict)  # row -> (marked at, version)
     lease_until: int = 0
     failing: str = ""
@@ -258,17 +261,29 @@ class Outbox:
         return task
 
     async def _apply_inline(self, lane: _Lane, changes: Sequence[Change]) -> None:
-        source = self.clients[lane.source]
-        try:
-            await self._ensure_target(lane.target)
-            applied = await apply_committed(source, self.clients[lane.target], changes, self.keys)
-        except CallError as exc:
-            log.debug("write-through %s -> %s: left to the drainer: %s", lane.source, lane.target, exc.message)
-            lane.wake.set()
-            return
-        crash_point("outbox-applied")
-        lane.applied(applied)
-        self._spawn(self._mark_inline(lane, source, applied))
+        """Apply `changes` and whatever else is queued for `lane` meanwhile, one batch at a time
+        per lane (group commit: writes committed together share one target transaction, and a
+        busy router keeps one of its own open per target, not one per write). Returns once a
+        batch holding `changes` ended, applied or failed (then left to the drainer, woken)."""
+        lane.queued += changes
+        lane.inflight |= set(changes)
+        async with lane.inline_lock:
+            if not lane.queued:  # a batch that held `changes` ended while this one waited
+                return
+            batch, lane.queued = lane.queued, []
+            source = self.clients[lane.source]
+            try:
+                await self._ensure_target(lane.target)
+                applied = await apply_committed(source, self.clients[lane.target], batch, self.keys)
+            except CallError as exc:
+                log.debug("write-through %s -> %s: left to the drainer: %s", lane.source, lane.target, exc.message)
+                lane.wake.set()
+                return
+            finally:
+                lane.inflight -= set(batch)
+            crash_point("outbox-applied")
+            lane.applied(applied)
+            self._spawn(self._mark_inline(lane, source, applied))
 
     async def _mark_inline(self, lane: _Lane, source: ResolverClient, applied: Sequence[Change]) -> None:
         """Mark changes applied inline as applied; when that fails they stay pending, and the
@@ -310,17 +325,18 @@ class Outbox:
         found = rows(await source.query(pending_query(lane.target, BATCH)), change_columns)
         marked = lane.being_marked
         pending = [c for c in map(decode_change, found) if c not in marked]
-        key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in pending}
-        if not holder or not pending:
+        mine = [c for c in pending if c not in lane.inflight]  # not those this router applies inline now
+        key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in mine}
+        if not holder or not mine:
             lane.saw(pending, began, complete=len(found) < BATCH)
             return holder
         await self._ensure_target(lane.target)
-        await apply_changes(self.clients[lane.target], pending, key_columns)
+        await apply_changes(self.clients[lane.target], mine, key_columns)
         crash_point("outbox-applied")
         await lane.settle()
-        lane.being_marked = frozenset(pending)
-        lane.marking = asyncio.get_running_loop().create_task(self._mark_applied(source, pending))
-        lane.saw([], began, complete=True)
+        lane.being_marked = frozenset(mine)
+        lane.marking = asyncio.get_running_loop().create_task(self._mark_applied(source, mine))
+        lane.saw([c for c in pending if c in lane.inflight], began, complete=True)
         if len(found) == BATCH:
             lane.wake.set()
         await self._prune(lane, source)
