@@ -12,7 +12,8 @@ Each round of a lane:
    out the changes being marked (they are applied already). One marking at a time: a round waits
    for the previous round's before it starts its own, and a failed marking fails that round.
 The router that commits a write-through write applies its changes itself before answering
-(`Outbox.committed`, `inline.apply_committed`: at most INLINE_SECS of waiting), so the drainer is
+(`Outbox.committed`, `inline.apply_committed`: at most INLINE_SECS of waiting; one batch at a time
+per lane, holding every change committed meanwhile; a round leaves those alone), so the drainer is
 the backstop: for a target down or slow, and for a router killed between commit and apply. A round
 runs every `POLL_SECS` while this router holds the lease, every `FOLLOW_SECS` otherwise, and at
 once when applying inline failed. A failed round (a database down) is retried at the next one:
