@@ -11,8 +11,9 @@ own error is reported at its field, and every other field gets TRANSACTION_ABORT
 
 Write-through (docs/reference.md §11): a field with `write_through=` returns every column of the
 rows it wrote, and those rows go into the outbox of its database (`dbmesh.outbox`) as another
-Mutate of the same transaction; after commit the router's drainers are told, so the targets get
-them at once. The outbox tables and the table's primary key are looked up before the transaction
+Mutate of the same transaction; after commit the router applies them to the targets before it
+answers (`Outbox.committed`: waiting at most `dbmesh.outbox.drainer.INLINE_SECS`, the drainer applies
+what is not applied by then). The outbox tables and the table's primary key are looked up before the transaction
 begins. Requests built here never set the contract's `replication` flag: only the drainer does, so
 a read_only database is never written through the GraphQL API.
 """
@@ -96,7 +97,7 @@ async def run_mutations(
     if changes and outbox is not None:
         crash_point("outbox-committed")
         for database, recorded in changes:
-            outbox.committed(database, recorded)
+            await outbox.committed(database, recorded)
     return outcomes
 
 

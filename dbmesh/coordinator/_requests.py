@@ -9,7 +9,7 @@ from typing import Any
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["all_of", "eq", "is_null", "lt", "query", "row", "rows", "value"]
+__all__ = ["all_of", "eq", "is_null", "lt", "one_of", "query", "row", "rows", "value"]
 
 
 def value(v: str | int | None) -> pb.Value:
@@ -30,6 +30,12 @@ def eq(column: str, v: str | int) -> pb.Expression:
 
 def lt(column: str, v: int) -> pb.Expression:
     return _compare(column, pb.OPERATOR_LT, v)
+
+
+def one_of(column: str, values: Sequence[pb.Value]) -> pb.Expression:
+    """`column IN (values)`."""
+    operand = pb.Operand(list=pb.ValueList(values=values))
+    return pb.Expression(comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=operand))
 
 
 def is_null(column: str, null: bool = True) -> pb.Expression:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from dbmesh.coordinator._requests import all_of, eq, row, value
+from dbmesh.coordinator._requests import all_of, eq, one_of, row, value
 from dbmesh.outbox.store import APPLIED, DELETE, Change, now_ms
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -41,11 +41,6 @@ async def ensure_applied_table(client: ResolverClient) -> None:
     await client.ensure_system_tables([APPLIED], replication=True)
 
 
-def _in(column: str, values: Sequence[pb.Value]) -> pb.Expression:
-    operand = pb.Operand(list=pb.ValueList(values=values))
-    return pb.Expression(comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=operand))
-
-
 def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
     combined = pb.Expression()
     getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
@@ -55,7 +50,7 @@ def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
 def _keys_predicate(rows: Sequence[pb.Row], key_columns: Sequence[str]) -> pb.Expression:
     """The rows whose primary key (`key_columns`) is one of `rows`'."""
     if len(key_columns) == 1:
-        return _in(key_columns[0], [r.values[key_columns[0]] for r in rows])
+        return one_of(key_columns[0], [r.values[key_columns[0]] for r in rows])
     return _any_of(
         [
             all_of(
@@ -74,7 +69,7 @@ def _keys_predicate(rows: Sequence[pb.Row], key_columns: Sequence[str]) -> pb.Ex
 
 
 def _entries(collection: str, keys: Sequence[str]) -> pb.Expression:
-    return all_of(eq("collection", collection), _in("row_key", [value(k) for k in keys]))
+    return all_of(eq("collection", collection), one_of("row_key", [value(k) for k in keys]))
 
 
 def _lock_requests(rows: Sequence[_Row]) -> list[pb.MutateRequest]:

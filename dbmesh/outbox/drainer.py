@@ -11,17 +11,20 @@ Each round of a lane:
    marks them applied in the outbox: in the background, while the next round runs, which leaves
    out the changes being marked (they are applied already). One marking at a time: a round waits
    for the previous round's before it starts its own, and a failed marking fails that round.
-A round runs right after this router commits a write-through write (so a write is applied within
-milliseconds while the target is up; one committed during a round starts the next at once), every
-`POLL_SECS` while this router holds the lease, and every `FOLLOW_SECS` otherwise. A failed round (a
-database down) is retried at the next one: a change stays pending until applied. A router killed
-between applying and marking leaves the change pending; whoever drains next applies it again,
-which changes nothing (`dbmesh_applied`).
+The router that commits a write-through write applies its changes itself before answering
+(`Outbox.committed`, `inline.apply_committed`: at most INLINE_SECS of waiting; one batch at a time
+per lane, holding every change committed meanwhile; a round leaves those alone), so the drainer is
+the backstop: for a target down or slow, and for a router killed between commit and apply. A round
+runs every `POLL_SECS` while this router holds the lease, every `FOLLOW_SECS` otherwise, and at
+once when applying inline failed. A failed round (a database down) is retried at the next one:
+a change stays pending until applied. A router killed between applying and marking leaves the
+change pending; whoever drains next applies it again, which changes nothing (`dbmesh_applied`).
 
 Pending rows (`Outbox.pending`): the changes the last round saw pending, plus the changes this
-router committed since that round began. So this router knows its own writes are pending the moment
-they commit; another router's, from its next round (at most FOLLOW_SECS later). When more changes
-are pending than one round reads, every row of the target's tables counts as pending.
+router committed since that round began, less those this router applied inline. So this router
+knows its own writes are pending the moment they commit; another router's, from its next round (at
+most FOLLOW_SECS later). When more changes are pending than one round reads, every row of the
+target's tables counts as pending.
 """
 
 from __future__ import annotations
@@ -31,24 +34,35 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dbmesh.coordinator._faults import crash_point
 from dbmesh.coordinator._requests import all_of, eq, lt, row, rows, value
 from dbmesh.coordinator.ids import new_owner
 from dbmesh.outbox.apply import apply_changes, ensure_applied_table
+from dbmesh.outbox.inline import apply_committed
 from dbmesh.outbox.keys import KeyCache
 from dbmesh.outbox.record import TransactionLike, Written, record
-from dbmesh.outbox.store import DRAINERS, OUTBOX, Change, change_columns, is_pending, now_ms, pending_query
+from dbmesh.outbox.store import (
+    DRAINERS,
+    OUTBOX,
+    Change,
+    change_columns,
+    decode_change,
+    is_pending,
+    now_ms,
+    pending_query,
+)
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
-__all__ = ["BATCH", "FOLLOW_SECS", "POLL_SECS", "Outbox", "PendingRows"]
+__all__ = ["BATCH", "FOLLOW_SECS", "INLINE_SECS", "POLL_SECS", "Outbox", "PendingRows"]
 
 log = logging.getLogger("dbmesh.outbox")
 
 POLL_SECS = 0.05
+INLINE_SECS = 0.05
 FOLLOW_SECS = 0.25
 BATCH = 500
 _MARK_CHUNK = 100
@@ -71,32 +85,27 @@ class PendingRows:
         return key in self.keys
 
 
-def _change(found: Mapping[str, object]) -> Change:
-    return Change(
-        target=str(found["target"]),
-        collection=str(found["collection"]),
-        row_key=str(found["row_key"]),
-        version=int(str(found["version"])),
-        operation=str(found["operation"]),
-        row_data=str(found["row_data"]),
-        created_at=int(str(found["created_at"])),
-    )
-
-
 def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
     combined = pb.Expression()
     getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
     return combined
 
 
-@dataclass
+_Row = tuple[str, str]  # (collection, row key)
+
+
+@dataclass(eq=False)
 class _Lane:
     source: str
     target: str
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    keys: dict[str, set[str]] = field(default_factory=dict)
+    keys: dict[str, dict[str, int]] = field(default_factory=dict)  # collection -> row key -> newest version
     everything: bool = False
     local: list[tuple[float, Change]] = field(default_factory=list)
+    queued: list[Change] = field(default_factory=list)  # waiting for the next inline batch
+    inflight: set[Change] = field(default_factory=set)  # queued or being applied inline
+    inline_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    inline: dict[_Row, tuple[float, int]] = field(default_factory=dict)  # row -> (marked at, version)
     lease_until: int = 0
     failing: str = ""
     pruned_at: float = 0.0
@@ -111,17 +120,38 @@ class _Lane:
             await task
 
     def saw(self, pending: Sequence[Change], since: float, complete: bool) -> None:
-        """Replace the pending rows with what a round that began at `since` read."""
+        """Replace the pending rows with what a round that began at `since` read, less the changes
+        applied inline meanwhile (read pending before they were marked applied)."""
         self.local = [(t, c) for t, c in self.local if t >= since]
-        keys: dict[str, set[str]] = defaultdict(set)
+        self.inline = {r: (t, v) for r, (t, v) in self.inline.items() if t >= since}
+        self.keys = {}
         for change in [*pending, *(c for _, c in self.local)]:
-            keys[change.collection].add(change.row_key)
-        self.keys = dict(keys)
+            if not self._applied_inline(change):
+                self._add(change)
         self.everything = not complete
 
     def committed(self, change: Change) -> None:
         self.local.append((time.monotonic(), change))
-        self.keys.setdefault(change.collection, set()).add(change.row_key)
+        self._add(change)
+
+    def applied(self, changes: Sequence[Change], marked_at: float = float("inf")) -> None:
+        """`changes` are applied to the target (inline, before their write was answered): no longer
+        pending; `marked_at`: when they were marked applied in the outbox (not yet: never)."""
+        for change in changes:
+            r = (change.collection, change.row_key)
+            self.inline[r] = (marked_at, max(change.version, self.inline.get(r, (0.0, -1))[1]))
+        self.local = [(t, c) for t, c in self.local if not self._applied_inline(c)]
+        for (collection, key), (_, version) in self.inline.items():
+            keys = self.keys.get(collection, {})
+            if keys.get(key, version + 1) <= version:
+                del keys[key]
+
+    def _applied_inline(self, change: Change) -> bool:
+        return change.version <= self.inline.get((change.collection, change.row_key), (0.0, -1))[1]
+
+    def _add(self, change: Change) -> None:
+        keys = self.keys.setdefault(change.collection, {})
+        keys[change.row_key] = max(change.version, keys.get(change.row_key, -1))
 
 
 class Outbox:
@@ -138,6 +168,8 @@ class Outbox:
         self._ensure_lock = asyncio.Lock()  # concurrent CREATE TABLE IF NOT EXISTS can collide
         self._targets_ready: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._inline: set[asyncio.Task[None]] = set()
+        self.inline_secs = INLINE_SECS
 
     # --- the write path (router.mutations) -------------------------------------------------------
 
@@ -154,13 +186,25 @@ class Outbox:
         key_columns = await self.prepare(written.database, written.collection)
         return await record(transaction, written, key_columns)
 
-    def committed(self, database: str, changes: Sequence[Change]) -> None:
-        """`changes`, recorded by this router, are committed: pending now; drain them now."""
+    async def committed(self, database: str, changes: Sequence[Change]) -> None:
+        """`changes`, recorded by this router, are committed: pending now. Apply them to their
+        targets (`inline.apply_committed`) and return once they are applied, or after
+        `inline_secs` at most: a target down or slow is left to its drainer (woken when applying
+        failed), and an apply still running goes on after this returns. `inline_secs` 0: only
+        wake the drainers."""
+        mine: dict[tuple[str, str], list[Change]] = defaultdict(list)
         for change in changes:
             lane = self.lanes.get((database, change.target))
             if lane is not None:
                 lane.committed(change)
-                lane.wake.set()
+                mine[(database, change.target)].append(change)
+        if self.inline_secs <= 0:
+            for pair in mine:
+                self.lanes[pair].wake.set()
+            return
+        applying = [self._spawn(self._apply_inline(self.lanes[pair], mine[pair])) for pair in mine]
+        if applying:
+            await asyncio.wait(applying, timeout=self.inline_secs)
 
     def pending(self, database: str, collection: str) -> PendingRows | None:
         """The rows of `collection` with a change not yet applied in write-through target
@@ -171,7 +215,7 @@ class Outbox:
         for lane in self.lanes.values():
             if lane.target != database:
                 continue
-            keys |= lane.keys.get(collection, set())
+            keys |= lane.keys.get(collection, {}).keys()
             everything = everything or lane.everything
             key_columns = key_columns or self.keys.known(lane.source, collection)
         if not keys and not everything:
@@ -191,6 +235,10 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for inline in list(self._inline):
+            inline.cancel()
+            with contextlib.suppress(asyncio.CancelledError, CallError):
+                await inline
         for lane in self.lanes.values():
             with contextlib.suppress(CallError):
                 await lane.settle()
@@ -204,6 +252,46 @@ class Outbox:
         for lane in self.lanes.values():
             await self._round(lane)
             await lane.settle()
+
+    # --- applying inline (docs/reference.md §11) ---------------------------------------------------
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._inline.add(task)
+        task.add_done_callback(self._inline.discard)
+        return task
+
+    async def _apply_inline(self, lane: _Lane, changes: Sequence[Change]) -> None:
+        """Apply `changes` and whatever else is queued for `lane` meanwhile, one batch at a time
+        per lane (group commit: writes committed together share one target transaction, and a
+        busy router keeps one of its own open per target, not one per write). Returns once a
+        batch holding `changes` ended, applied or failed (then left to the drainer, woken)."""
+        lane.queued += changes
+        lane.inflight |= set(changes)
+        async with lane.inline_lock:
+            if not lane.queued:  # a batch that held `changes` ended while this one waited
+                return
+            batch, lane.queued = lane.queued, []
+            source = self.clients[lane.source]
+            try:
+                await self._ensure_target(lane.target)
+                applied = await apply_committed(source, self.clients[lane.target], batch, self.keys)
+            except CallError as exc:
+                log.debug("write-through %s -> %s: left to the drainer: %s", lane.source, lane.target, exc.message)
+                lane.wake.set()
+                return
+            finally:
+                lane.inflight -= set(batch)
+            crash_point("outbox-applied")
+            lane.applied(applied)
+            self._spawn(self._mark_inline(lane, source, applied))
+
+    async def _mark_inline(self, lane: _Lane, source: ResolverClient, applied: Sequence[Change]) -> None:
+        """Mark changes applied inline as applied; when that fails they stay pending, and the
+        drainer applies them again (which changes nothing) and marks them."""
+        with contextlib.suppress(CallError):
+            await self._mark_applied(source, applied)
+        lane.applied(applied, marked_at=time.monotonic())
 
     # --- rounds ------------------------------------------------------------------------------------
 
@@ -237,21 +325,19 @@ class Outbox:
         holder = await self._lease(lane)
         found = rows(await source.query(pending_query(lane.target, BATCH)), change_columns)
         marked = lane.being_marked
-        pending = [c for c in map(_change, found) if c not in marked]
-        key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in pending}
-        if not holder or not pending:
+        pending = [c for c in map(decode_change, found) if c not in marked]
+        mine = [c for c in pending if c not in lane.inflight]  # not those this router applies inline now
+        key_columns = {c.collection: await self.keys.primary_key(source, c.collection) for c in mine}
+        if not holder or not mine:
             lane.saw(pending, began, complete=len(found) < BATCH)
             return holder
-        target = self.clients[lane.target]
-        if lane.target not in self._targets_ready:
-            await ensure_applied_table(target)
-            self._targets_ready.add(lane.target)
-        await apply_changes(target, pending, key_columns)
+        await self._ensure_target(lane.target)
+        await apply_changes(self.clients[lane.target], mine, key_columns)
         crash_point("outbox-applied")
         await lane.settle()
-        lane.being_marked = frozenset(pending)
-        lane.marking = asyncio.get_running_loop().create_task(self._mark_applied(source, pending))
-        lane.saw([], began, complete=True)
+        lane.being_marked = frozenset(mine)
+        lane.marking = asyncio.get_running_loop().create_task(self._mark_applied(source, mine))
+        lane.saw([c for c in pending if c in lane.inflight], began, complete=True)
         if len(found) == BATCH:
             lane.wake.set()
         await self._prune(lane, source)
@@ -264,6 +350,14 @@ class Outbox:
             if database not in self._sources_ready:
                 await self.clients[database].ensure_system_tables([OUTBOX, DRAINERS])
                 self._sources_ready.add(database)
+
+    async def _ensure_target(self, database: str) -> None:
+        if database in self._targets_ready:
+            return
+        async with self._ensure_lock:
+            if database not in self._targets_ready:
+                await ensure_applied_table(self.clients[database])
+                self._targets_ready.add(database)
 
     async def _lease(self, lane: _Lane) -> bool:
         """Take or renew the lane's lease (compare-and-set); True when this router holds it."""

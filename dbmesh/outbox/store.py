@@ -12,11 +12,12 @@ SQL; the resolvers create the tables from their own DDL, services/system_tables.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from google.protobuf import json_format
 
-from dbmesh.coordinator._requests import all_of, eq, is_null
+from dbmesh.coordinator._requests import all_of, eq, is_null, one_of, value
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "UPSERT",
     "Change",
     "change_columns",
+    "decode_change",
     "decode_row",
     "encode_row",
     "is_pending",
@@ -72,6 +74,19 @@ class Change:
         )
 
 
+def decode_change(found: Mapping[str, object]) -> Change:
+    """The change in an outbox row read as `change_columns`."""
+    return Change(
+        target=str(found["target"]),
+        collection=str(found["collection"]),
+        row_key=str(found["row_key"]),
+        version=int(str(found["version"])),
+        operation=str(found["operation"]),
+        row_data=str(found["row_data"]),
+        created_at=int(str(found["created_at"])),
+    )
+
+
 def encode_row(row: pb.Row) -> str:
     return json_format.MessageToJson(row, indent=None, sort_keys=True)
 
@@ -84,13 +99,17 @@ def is_pending() -> pb.Expression:
     return is_null("applied_at")
 
 
-def pending_query(target: str, limit: int) -> pb.QueryRequest:
-    """The oldest `limit` pending changes for `target`, in version order (so the changes of one
-    row come in commit order)."""
+def pending_query(target: str, limit: int | None = None, rows: tuple[str, list[str]] | None = None) -> pb.QueryRequest:
+    """The oldest `limit` pending changes for `target` (with `rows`, (collection, row keys): only
+    theirs), in version order (so the changes of one row come in commit order)."""
+    predicate = all_of(eq("target", target), is_pending())
+    if rows is not None:
+        collection, keys = rows
+        predicate = all_of(predicate, eq("collection", collection), one_of("row_key", [value(k) for k in keys]))
     return pb.QueryRequest(
         collection=OUTBOX,
         columns=[pb.ColumnRef(name=c) for c in change_columns],
-        predicate=all_of(eq("target", target), is_pending()),
+        predicate=predicate,
         order_by=[pb.OrderBy(column="version"), pb.OrderBy(column="collection"), pb.OrderBy(column="row_key")],
         limit=limit,
     )

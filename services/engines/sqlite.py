@@ -119,15 +119,19 @@ class _SqliteConnection:
 
 
 class _Pool:
-    """At most `size` connections, opened on demand and reused last-in first-out."""
+    """At most `size` connections, opened on demand and reused last-in first-out. Once closed, a
+    connection released into it is closed (a call cancelled by the server's stop releases its
+    connection after the pool closed: kept, its aiosqlite thread would keep the process alive)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.in_use = 0
         self.idle: list[_SqliteConnection] = []
         self.slots = asyncio.Semaphore(size)
+        self.closed = False
 
     async def close(self) -> None:
+        self.closed = True
         idle, self.idle = self.idle, []
         for c in idle:
             await c.conn.close()
@@ -200,7 +204,7 @@ class SqliteEngine(Engine):
         pool = conn.pool
         pool.in_use -= 1
         try:
-            if discard or conn.conn.in_transaction:
+            if discard or conn.conn.in_transaction or pool.closed:
                 await conn.conn.close()
             else:
                 pool.idle.append(conn)

@@ -83,8 +83,11 @@ class Cache:
         """Is every change in the outbox marked applied?"""
         return await self.pg_rows("SELECT count(*) FROM dbmesh_outbox WHERE applied_at IS NULL") == [(0,)]
 
-    def audit(self) -> list[tuple[str, str]]:
-        return [(str(r[0]), str(r[1])) for r in self.sqlite_rows("SELECT what, email FROM audit ORDER BY n")]
+    def audit(self, row_id: str | None = None) -> list[tuple[str, str]]:
+        """The writes the cache received, in order (with `row_id`: those of that row only; SPEC §11
+        orders the changes of one row, not those of different rows)."""
+        found = self.sqlite_rows("SELECT what, email, id FROM audit ORDER BY n")
+        return [(str(r[0]), str(r[1])) for r in found if row_id is None or r[2] == row_id]
 
     # --- routers ----------------------------------------------------------------------------------
 
@@ -93,10 +96,14 @@ class Cache:
         path.write_text(self.mesh.toml() + TRANSACTIONS)
         return path
 
-    async def router(self) -> Router:
-        """A router in this process over the world's resolvers (stopped after the test)."""
+    async def router(self, inline_secs: float | None = None) -> Router:
+        """A router in this process over the world's resolvers (stopped after the test); with
+        `inline_secs`, waiting that long at most to apply its own writes to the cache before
+        answering them (instead of dbmesh's INLINE_SECS)."""
         config = parse_config(self.mesh.toml() + TRANSACTIONS)
         router = Router(config, load_schema(SCHEMA, [d.name for d in config.databases]))
+        if inline_secs is not None:
+            router.outbox.inline_secs = inline_secs
         await router.start(check_schema=False)
         self.routers.append(router)
         return router

@@ -7,6 +7,7 @@ every write it receives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import time
@@ -58,8 +59,10 @@ async def test_a_router_killed_before_the_change_is_done_leaves_it_to_the_next(c
     if crash_at == "outbox-committed":
         with pytest.raises(httpx.HTTPError):
             await _post(url, update)  # the router dies after commit, before it answers
-    else:  # it answers, applies the change to the cache, and dies before marking it applied
-        assert (await _post(url, update)).json() == {"data": {"updateCustomers": {"affectedRows": 1}}}
+    else:  # it applies the change to the cache and dies before marking it applied: before it
+        # answers, or after (when applying took longer than its inline wait, on a loaded machine)
+        with contextlib.suppress(httpx.HTTPError):
+            assert (await _post(url, update)).json() == {"data": {"updateCustomers": {"affectedRows": 1}}}
     assert await asyncio.to_thread(doomed.wait, 30) == -9
     assert await cache.pg_rows("SELECT email FROM customers") == [("new@example.com",)]
     pending = await cache.pg_rows("SELECT count(*) FROM dbmesh_outbox WHERE applied_at IS NULL")
