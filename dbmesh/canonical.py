@@ -18,7 +18,7 @@ rows' digests' first 8 bytes, order-independent like reladiff's.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -122,6 +122,14 @@ def key_order(logicals: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, .
         return tuple(f(v) for f, v in zip(orders, key, strict=True))
 
     return order
+
+
+def distinct_keys(rows: Iterable[Sequence[Any]], columns: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The distinct keys (the values at `columns`) of canonical `rows`, in order of first
+    appearance, without keys with a null part (null equals nothing). The router batches a relation
+    over its parent rows' keys, and a resolver a nested request over them (docs/reference.md §8):
+    both by this one function, so they agree on the keys and their order."""
+    return list(dict.fromkeys(key for row in rows if None not in (key := tuple(row[i] for i in columns))))
 
 
 def to_value(logical: int, value: Any) -> pb.Value:

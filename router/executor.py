@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from graphql import Undefined
 
+from dbmesh.canonical import distinct_keys
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.budget import ResponseBudget
 from dbmesh.router.errors import BadUserInput, CallError, CodedError
@@ -321,9 +322,9 @@ def _fetch_of(node: Fetch | BatchedJoin) -> Fetch:
 
 
 def _keys(rows: list[list[Any]], join: tuple[tuple[str, int], ...]) -> list[tuple[Any, ...]]:
-    """The distinct join keys of the parent's rows, in order, without keys with a null part (the
-    resolver derives a nested request's keys the same way, `services.nesting.parent_keys`)."""
-    return list(dict.fromkeys(key for row in rows if None not in (key := tuple(row[index] for _, index in join))))
+    """The distinct join keys of the parent's rows (`dbmesh.canonical.distinct_keys`, as the
+    resolver derives a nested request's keys)."""
+    return distinct_keys(rows, [index for _, index in join])
 
 
 def _outcome(keys: list[tuple[Any, ...]] | None, row_sets: list[list[list[Any]]]) -> Outcome:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dbmesh.canonical import distinct_keys
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import Catalog, CollectionInfo, Logical
 from dbmesh.services.errors import InvalidArgument
 from dbmesh.services.values import canonical_value
 
-__all__ = ["check_nested", "empty_response", "nested_request", "parent_keys"]
+__all__ = ["check_nested", "empty_response", "nested_request"]
 
 
 def check_nested(request: pb.QueryRequest, catalog: Catalog, path: str = "nested") -> None:
@@ -40,18 +41,6 @@ def check_nested(request: pb.QueryRequest, catalog: Catalog, path: str = "nested
         check_nested(child, catalog, f"{where}.nested")
 
 
-def parent_keys(row_sets: Sequence[Sequence[Sequence[Any]]], columns: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The distinct keys of the rows of every row set, in order of first appearance, without keys
-    that have a null part (null equals nothing)."""
-    keys: dict[tuple[Any, ...], None] = {}
-    for rows in row_sets:
-        for row in rows:
-            key = tuple(row[i] for i in columns)
-            if None not in key:
-                keys[key] = None
-    return list(keys)
-
-
 def nested_request(
     parent: pb.QueryRequest,
     collection: CollectionInfo,
@@ -61,7 +50,7 @@ def nested_request(
     """`item`'s request with one variable set per distinct key of the parent's rows (each value
     typed as the parent read its column); None when there is no key."""
     columns = [k.parent_column for k in item.keys]
-    keys = parent_keys(row_sets, columns)
+    keys = distinct_keys((row for rows in row_sets for row in rows), columns)
     if not keys:
         return None
     types = [_logical(parent.columns[i], collection) for i in columns]

@@ -49,6 +49,12 @@ def all_of(*expressions: pb.Expression) -> pb.Expression:
     return combined
 
 
+def any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
+    combined = pb.Expression()
+    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
+    return combined
+
+
 def query(
     collection: str,
     columns: Sequence[str],

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from dbmesh.coordinator._requests import all_of, eq, one_of, row, value
+from dbmesh.coordinator._requests import all_of, any_of, eq, one_of, row, value
 from dbmesh.outbox.store import APPLIED, DELETE, Change, now_ms
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -41,17 +41,11 @@ async def ensure_applied_table(client: ResolverClient) -> None:
     await client.ensure_system_tables([APPLIED], replication=True)
 
 
-def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
-    combined = pb.Expression()
-    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
-    return combined
-
-
 def _keys_predicate(rows: Sequence[pb.Row], key_columns: Sequence[str]) -> pb.Expression:
     """The rows whose primary key (`key_columns`) is one of `rows`'."""
     if len(key_columns) == 1:
         return one_of(key_columns[0], [r.values[key_columns[0]] for r in rows])
-    return _any_of(
+    return any_of(
         [
             all_of(
                 *(

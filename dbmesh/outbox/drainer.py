@@ -38,7 +38,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dbmesh.coordinator._faults import crash_point
-from dbmesh.coordinator._requests import all_of, eq, lt, row, rows, value
+from dbmesh.coordinator._requests import all_of, any_of, eq, lt, row, rows, value
 from dbmesh.coordinator.ids import new_owner
 from dbmesh.outbox.apply import apply_changes, ensure_applied_table
 from dbmesh.outbox.inline import apply_committed
@@ -83,12 +83,6 @@ class PendingRows:
         if self.everything or self.key_columns is None or key is None:
             return bool(self.keys) or self.everything
         return key in self.keys
-
-
-def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
-    combined = pb.Expression()
-    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
-    return combined
 
 
 _Row = tuple[str, str]  # (collection, row key)
@@ -366,7 +360,7 @@ class Outbox:
             return True
         client = self.clients[lane.source]
         until = now + self.lease_ms
-        free = _any_of([eq("owner", self.owner), lt("lease_until", now)])
+        free = any_of([eq("owner", self.owner), lt("lease_until", now)])
         update = pb.Update(
             predicate=all_of(eq("target", lane.target), free),
             set={"owner": value(self.owner), "lease_until": value(until)},
@@ -388,7 +382,7 @@ class Outbox:
         at = now_ms()
         for start in range(0, len(changes), _MARK_CHUNK):
             chunk = changes[start : start + _MARK_CHUNK]
-            predicate = all_of(is_pending(), _any_of([c.entry() for c in chunk]))
+            predicate = all_of(is_pending(), any_of([c.entry() for c in chunk]))
             update = pb.Update(predicate=predicate, set={"applied_at": value(at)})
             await source.mutate(pb.MutateRequest(collection=OUTBOX, update=update))
 

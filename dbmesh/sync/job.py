@@ -44,6 +44,7 @@ import orjson
 from dbmesh.canonical import to_value, value_field
 from dbmesh.coordinator import Coordinator
 from dbmesh.coordinator._faults import crash_point
+from dbmesh.coordinator._requests import any_of
 from dbmesh.errors import ConfigError
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -98,12 +99,6 @@ class _Table:
 
 def _compare(column: str, operator: int, v: pb.Value) -> pb.Expression:
     return pb.Expression(comparison=pb.Comparison(column=column, operator=operator, operand=pb.Operand(value=v)))  # type: ignore[arg-type]
-
-
-def _any_of(expressions: Sequence[pb.Expression]) -> pb.Expression:
-    combined = pb.Expression()
-    getattr(combined, "or").expressions.extend(expressions)  # `or` is a Python keyword
-    return combined
 
 
 def _all(*expressions: pb.Expression | None) -> pb.Expression | None:
@@ -269,7 +264,7 @@ class JobRun:
         if len(branches) == 1:
             return branches[0]
         first = table.order[0]
-        return _and(_compare(first, pb.OPERATOR_GTE, self._value(table, first, mark[0])), _any_of(branches))
+        return _and(_compare(first, pb.OPERATOR_GTE, self._value(table, first, mark[0])), any_of(branches))
 
     def _window_start(self, table: _Table, mark: Any) -> pb.Value:
         """The cursor value `safety_margin` behind `mark`."""
@@ -347,7 +342,7 @@ class JobRun:
             values = [self._value(table, column, r[positions[0]]) for r in batch]
             operand = pb.Operand(list=pb.ValueList(values=values))
             return pb.Expression(comparison=pb.Comparison(column=column, operator=pb.OPERATOR_IN, operand=operand))
-        return _any_of(
+        return any_of(
             [
                 _and(
                     *(
