@@ -17,7 +17,8 @@ parent rows (docs/reference.md §10).
 
 Argument values that depend on the request are kept as `VarRef`s and resolved by the executor;
 each fetch records the variables it reads (`variable_usages`, as Apollo's router does), and the
-planner builds the request of every fetch that reads none (`Plan.templates`). A plan is never
+planner builds the request of every fetch that reads none (`Plan.templates`), and of every fetch
+whose variables are only its comparisons' values, with slots for them (`Plan.slotted`). A plan is never
 written after planning, so one plan serves every request with the same document (it is cached and
 shared between concurrent requests). `dbmesh plan` and the trace print `plan_to_json(plan)`.
 """

@@ -6,7 +6,8 @@ a fetch: only the requested columns plus the join keys its relations need are fe
 relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row; one
 served by the same databases as its parent is nested in the parent's fetch (`_nest`), so a
 chain of relations in one database is one Query RPC. The
-request of every fetch that reads no variable is built here, once per plan (`Plan.templates`).
+request of every fetch that reads no variable is built here, once per plan (`Plan.templates`),
+and that of every fetch whose variables are only comparison values, with their slots (`Plan.slotted`).
 A mutation operation's root fields are planned by `router.mutation_plan`.
 """
 
