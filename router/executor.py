@@ -132,13 +132,17 @@ class Execution:
         return request
 
     def _unfiltered(self, node: Fetch | BatchedJoin) -> pb.QueryRequest:
-        """A copy of the plan's template when the fetch reads no variable, else built from this
-        request's variables. The plan itself is never written."""
+        """A copy of the plan's template when the fetch reads no variable, a copy of its slotted
+        request with this request's values set when its variables are only comparison values,
+        else built from this request's variables. The plan itself is never written."""
         request = pb.QueryRequest()
         template = self.plan.templates.get(node.id)
         if template is not None:
             request.CopyFrom(template)
             return request
+        slotted = self.plan.slotted.get(node.id)
+        if slotted is not None and (filled := slotted.fill(self.variables)) is not None:
+            return filled
         fetch = node.fetch if isinstance(node, BatchedJoin) else node
         arguments = {
             name: value

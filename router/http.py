@@ -33,6 +33,7 @@ Both paths share `_run` and the helpers below, so they answer alike.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -103,8 +104,10 @@ def _traceparent(header: str | None) -> str | None:
     return header if header and _TRACEPARENT.fullmatch(header) else None
 
 
+@functools.lru_cache(maxsize=64)
 def _accepted(accept: str | None) -> str | None:
-    """The response media type for an `Accept` header, or None when nothing we serve is accepted."""
+    """The response media type for an `Accept` header, or None when nothing we serve is accepted.
+    A client sends the same header with every request, so the answer is kept per header text."""
     if not accept:
         return JSON
     ranges = []

@@ -41,9 +41,13 @@ class Metrics:
         )
         self.pool_size = Gauge("dbmesh_pool_size", "Pool size, as each resolver reports.", ["database"], registry=r)
         self._fetch_ok: dict[str, Histogram] = {}  # labelled children, looked up once
+        self._outcomes: dict[str, Counter] = {}
 
     def request(self, outcome: str, seconds: float) -> None:
-        self.requests.labels(outcome).inc()
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes[outcome] = self.requests.labels(outcome)
+        child.inc()
         self.request_seconds.observe(seconds)
 
     def fetch(self, database: str, code: str, seconds: float) -> None:

@@ -17,7 +17,8 @@ parent rows (docs/reference.md §10).
 
 Argument values that depend on the request are kept as `VarRef`s and resolved by the executor;
 each fetch records the variables it reads (`variable_usages`, as Apollo's router does), and the
-planner builds the request of every fetch that reads none (`Plan.templates`). A plan is never
+planner builds the request of every fetch that reads none (`Plan.templates`), and of every fetch
+whose variables are only its comparisons' values, with slots for them (`Plan.slotted`). A plan is never
 written after planning, so one plan serves every request with the same document (it is cached and
 shared between concurrent requests). `dbmesh plan` and the trace print `plan_to_json(plan)`.
 """
@@ -27,11 +28,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+
+if TYPE_CHECKING:
+    from dbmesh.router.requests import Slotted
 
 __all__ = [
     "BatchedJoin",
@@ -242,6 +246,9 @@ class Plan:
     )
     source: str = field(default="", compare=False, repr=False)  # the query text offsets point into
     mutations: tuple[Mutate, ...] = ()  # run before `root`, in this order, in one transaction
+    # Not part of the JSON form either: the request of every fetch whose variables are only plain
+    # comparison values, with their slots (`requests.Slotted`), built once when planning.
+    slotted: Mapping[int, Slotted] = field(default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
 
 
 def _json(value: Any) -> Any:
@@ -250,7 +257,7 @@ def _json(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in fields(value):
-            if f.name in ("nodes", "templates", "source") and isinstance(value, Plan):
+            if f.name in ("nodes", "templates", "slotted", "source") and isinstance(value, Plan):
                 continue
             item = getattr(value, f.name)
             if f.name == "arguments":

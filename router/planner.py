@@ -6,7 +6,8 @@ a fetch: only the requested columns plus the join keys its relations need are fe
 relation becomes one `BatchedJoin` per (relation, level), never one fetch per parent row; one
 served by the same databases as its parent is nested in the parent's fetch (`_nest`), so a
 chain of relations in one database is one Query RPC. The
-request of every fetch that reads no variable is built here, once per plan (`Plan.templates`).
+request of every fetch that reads no variable is built here, once per plan (`Plan.templates`),
+and that of every fetch whose variables are only comparison values, with their slots (`Plan.slotted`).
 A mutation operation's root fields are planned by `router.mutation_plan`.
 """
 
@@ -57,7 +58,7 @@ from dbmesh.router.plan import (
     Virtual,
     variable_usages,
 )
-from dbmesh.router.requests import build_request
+from dbmesh.router.requests import Slotted, build_request, slotted
 from dbmesh.router.schema import DATABASE_STATUS, SchemaIndex
 from dbmesh.router.sync_status import SYNC_STATUS
 from dbmesh.schema.model import FieldSource, ObjectType
@@ -454,7 +455,18 @@ class Planner:
             MappingProxyType(self._templates(planning.nodes)),
             document.loc.source.body if document.loc is not None else "",
             tuple(mutations),
+            slotted=MappingProxyType(self._slotted(planning.nodes)),
         )
+
+    def _slotted(self, nodes: dict[int, Fetch | BatchedJoin | Virtual]) -> dict[int, Slotted]:
+        """The `Slotted` request of every fetch whose variables are only plain comparison values."""
+        out = {}
+        for node in nodes.values():
+            if isinstance(node, Virtual) or not (node.fetch if isinstance(node, BatchedJoin) else node).variable_usages:
+                continue
+            if (request := slotted(node, self.index, default_limit=self.default_limit)) is not None:
+                out[node.id] = request
+        return out
 
     def _templates(self, nodes: dict[int, Fetch | BatchedJoin | Virtual]) -> dict[int, pb.QueryRequest]:
         """The request of every fetch that reads no variable: the same for every execution. One

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,12 +19,13 @@ from graphql import Undefined
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.errors import BadUserInput
-from dbmesh.router.plan import BatchedJoin, Fetch, VarRef
+from dbmesh.router.plan import BatchedJoin, Fetch, VarRef, variable_usages
 from dbmesh.router.schema import SchemaIndex
 from dbmesh.schema.model import Argument, ArgumentKind, ObjectType
 
 __all__ = [
     "LOGICAL",
+    "Slotted",
     "all_of",
     "build_request",
     "declared_arguments",
@@ -32,6 +34,7 @@ __all__ = [
     "match_nothing",
     "nested_keys",
     "resolve_arguments",
+    "slotted",
     "to_value",
 ]
 
@@ -307,3 +310,69 @@ def nested_keys(join: tuple[tuple[str, int], ...]) -> list[pb.NestedKey]:
     """The keys of a nested request (`QueryRequest.nested`): variable `k0`, `k1`, ... bound to the
     parent's column of each (target column, parent column index) pair, as `key_variables` binds them."""
     return [pb.NestedKey(variable=f"k{i}", parent_column=index) for i, (_, index) in enumerate(join)]
+
+
+# A value of each scalar that `to_value` takes, to build a `Slotted` request with (then replaced).
+_PLACEHOLDERS: dict[str, Any] = {"Int": 0, "Float": 0.0, "Boolean": False, "Decimal": "0", "JSON": 0}
+# The scalar whose `to_value` gives the operand `_filter` gives each operator not typed by its column.
+_SLOT_SCALARS = {"year": "Int", "is_null": "Boolean", "like": "String", "ilike": "String"}
+
+
+@dataclass(frozen=True)
+class Slotted:
+    """The request of a fetch whose only variables are the values of its comparisons (`id: $id`),
+    built once per plan with placeholders: an execution copies it and sets its own values in their
+    slots, which gives what `build_request` would (the copy is the execution's; the template is
+    never written). Each slot: (variable, its default, its scalar, the comparison's index in the
+    predicate's AND, or None when the comparison is the whole predicate)."""
+
+    request: pb.QueryRequest
+    slots: tuple[tuple[str, Any, str, int | None], ...]
+
+    def fill(self, variables: Mapping[str, Any]) -> pb.QueryRequest | None:
+        """This execution's request, or None when a variable is null or unset (the filter then
+        drops out: `build_request` builds that shape)."""
+        values = []
+        for name, default, scalar, _ in self.slots:
+            value = variables.get(name, default)
+            if value is None or value is Undefined:
+                return None
+            values.append(to_value(value, scalar))
+        request = pb.QueryRequest()
+        request.CopyFrom(self.request)
+        for (_, _, _, at), value in zip(self.slots, values, strict=True):
+            expression = request.predicate if at is None else getattr(request.predicate, "and").expressions[at]
+            expression.comparison.operand.value.CopyFrom(value)
+        return request
+
+
+def slotted(node: Fetch | BatchedJoin, index: SchemaIndex, *, default_limit: int | None = None) -> Slotted | None:
+    """The `Slotted` request of a fetch whose every predicate comes from a variable given straight
+    to a filter argument that is not a list (nor `in`/`nin`), its other arguments constants
+    (limit, offset, orderBy); None for any other fetch, or when its constants are refused."""
+    fetch = node.fetch if isinstance(node, BatchedJoin) else node
+    declared = declared_arguments(index, fetch)
+    arguments: dict[str, Any] = {}
+    slots: list[tuple[str, Any, str, int | None]] = []
+    for name, template in fetch.arguments:
+        arg = declared.get(name)
+        if isinstance(template, VarRef):
+            if arg is None or arg.kind != ArgumentKind.FILTER or arg.is_list or arg.operator in ("in", "nin"):
+                return None
+            scalar = _SLOT_SCALARS.get(arg.operator, arg.scalar.value)
+            arguments[name] = _PLACEHOLDERS.get(scalar, "")
+            slots.append((template.name, template.default, scalar, len(slots)))
+        elif name in ("where", "orderBy", "limit", "offset") and variable_usages(template):
+            return None
+        elif (arg is not None and arg.kind == ArgumentKind.FILTER) or (name == "where" and template):
+            return None  # a constant predicate: the slots' places would depend on it
+        else:
+            arguments[name] = template
+    if not slots:
+        return None
+    try:
+        request = build_request(node, index, arguments, default_limit=default_limit)
+    except BadUserInput:
+        return None
+    alone = len(slots) == 1 and not isinstance(node, BatchedJoin)
+    return Slotted(request, tuple((n, d, s, None if alone else at) for n, d, s, at in slots))
