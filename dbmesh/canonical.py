@@ -36,6 +36,7 @@ __all__ = [
     "key_range",
     "row_digest",
     "row_text",
+    "segment_hash",
     "to_value",
     "value_field",
 ]
@@ -101,6 +102,15 @@ def row_digest(values: Sequence[Any]) -> int:
     """The first 8 bytes of the MD5 of the row's text, as an unsigned integer."""
     digest = hashlib.md5(row_text(values).encode(), usedforsecurity=False).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def segment_hash() -> Any:
+    """A segment's checksum as it is computed: `update` it with each row's text (`row_text`,
+    UTF-8) in key order; `hexdigest()` is the checksum, the MD5 of the texts concatenated (the
+    texts are self-delimiting, so the concatenation names the rows). Not a sum: two segments'
+    checksums do not combine into the checksum of both (services/checksum_sql.py computes the
+    same in SQL)."""
+    return hashlib.md5(usedforsecurity=False)
 
 
 def _datetime(value: Any) -> Any:

@@ -1,6 +1,8 @@
 """`Checksum` computed by the database itself (PostgreSQL, MariaDB/MySQL), so that the rows do not
-even reach the resolver: the row text of dbmesh/canonical.py (`row_text`) written in SQL, its MD5,
-the first 16 hex digits as an integer, summed per segment (as reladiff does).
+even reach the resolver: the row text of dbmesh/canonical.py (`row_text`) written in SQL; a
+segment's checksum the MD5 of its rows' texts concatenated in key order (`segment_sql`, one MD5
+per segment), a row's digest (for the row-by-row merge) the first 16 hex digits of the MD5 of its
+text as an integer (`hash_sql`).
 
 Only where the engine can write a column's comparison form exactly (docs/reference.md §13):
 
@@ -23,7 +25,12 @@ from __future__ import annotations
 
 from dbmesh.services.catalog import ColumnInfo, Logical
 
-__all__ = ["hash_sql", "sum_sql"]
+__all__ = ["GROUP_CONCAT_MAX_LEN", "hash_sql", "segment_sql", "text_sql"]
+
+# The session's `group_concat_max_len` for a segment's text (MySQL/MariaDB); the server's
+# `max_allowed_packet` (16 MiB by default) bounds it too. A segment longer than either is read
+# row by row instead (services/checksums.py), never checksummed from a cut text.
+GROUP_CONCAT_MAX_LEN = 1 << 30
 
 
 def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
@@ -80,9 +87,9 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
     return None
 
 
-def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str | None:
-    """The SQL of each row's hash (a signed or unsigned 64-bit integer whose value mod 2^64 is the
-    digest of dbmesh/canonical.py), or None when some column has no exact SQL form here."""
+def text_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str | None:
+    """The SQL of each row's text (dbmesh/canonical.py `row_text`), or None when some column has
+    no exact SQL form here."""
     if engine == "postgresql":
         parts = []
         for column, logical, sql in columns:
@@ -91,7 +98,7 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
                 return None
             value = f"'V' || {text} || '|'"
             parts.append(f"coalesce({value}, 'N')" if column.nullable else f"({value})")
-        return f"('x' || substr(md5({' || '.join(parts)}), 1, 16))::bit(64)::bigint"
+        return " || ".join(parts)
     if engine == "mysql":
         # One flat CONCAT (a NOT NULL value's `V` and `|` are literals next to its neighbours'):
         # ~10 % less CPU per row than a CONCAT per value (bench/results/reconcile-latest.md).
@@ -109,12 +116,47 @@ def hash_sql(engine: str, columns: list[tuple[ColumnInfo, Logical, str]]) -> str
                 parts += [f"'{literal}V'", text]
                 literal = "|"
         parts += [f"'{literal}'"] if literal else []
-        return f"CAST(CONV(SUBSTRING(MD5(CONCAT({', '.join(parts)})), 1, 16), 16, 10) AS UNSIGNED)"
+        return f"CONCAT({', '.join(parts)})"
     return None
 
 
-def sum_sql(engine: str, hash_expr: str) -> str:
-    """The per-segment sum of `hash_expr`, exact, never a wrapping bigint: PostgreSQL's `sum` of a
-    bigint is a numeric (accumulated in 128 bits: ~5 % less CPU than casting each row to numeric),
-    MySQL's `SUM` of an unsigned BIGINT a DECIMAL."""
-    return f"sum({hash_expr})" if engine == "postgresql" else f"SUM({hash_expr})"
+def hash_sql(engine: str, text: str) -> str:
+    """The SQL of a row's digest from its text (`text_sql`): a signed or unsigned 64-bit integer
+    whose value mod 2^64 is dbmesh/canonical.py `row_digest`."""
+    if engine == "postgresql":
+        return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
+    return f"CAST(CONV(SUBSTRING(MD5({text}), 1, 16), 16, 10) AS UNSIGNED)"
+
+
+def segment_sql(engine: str, text: str, table: str, where: str, order: str, clustered: bool) -> str:
+    """One segment's `(row count, checksum, possibly truncated)`: the MD5 of its rows' texts
+    concatenated in key order (dbmesh/canonical.py `segment_checksum`), one call per segment
+    instead of one MD5 per row (about half the database CPU of summing per-row digests:
+    bench/results/reconcile-latest.md).
+
+    PostgreSQL aggregates an ordered subquery (`string_agg` without its own ORDER BY: ~25 % less
+    CPU than the aggregate sorting its input). MySQL/MariaDB concatenate with `GROUP_CONCAT`; with
+    `clustered` (the key is the table's primary key and sorts as the comparison does) the range is
+    read through the PRIMARY index in its order, with no ORDER BY (~35 % less CPU than an ordered
+    GROUP_CONCAT). Neither engine promises that an aggregate sees its input in that order; when it
+    does not, the segment's checksum differs from the other side's and the drill-down then compares
+    its rows by their order-independent per-row digests: a slower run, never a wrong answer.
+
+    GROUP_CONCAT stops at `group_concat_max_len` (and `max_allowed_packet`) bytes with only a
+    warning, so the statement also says whether the text may have been cut (its length within a
+    character of the limit); the caller then computes that segment another way, never from a cut
+    text. PostgreSQL's text has no such limit below 1 GB, past which the statement fails."""
+    if engine == "postgresql":
+        return (
+            "SELECT count(*), md5(coalesce(string_agg(t, ''), '')), false"
+            f" FROM (SELECT {text} AS t FROM {table} WHERE {where} ORDER BY {order}) AS s"
+        )
+    source = f"{table} FORCE INDEX (PRIMARY)" if clustered else table
+    concat = (
+        f"GROUP_CONCAT({text} SEPARATOR '')" if clustered else f"GROUP_CONCAT({text} ORDER BY {order} SEPARATOR '')"
+    )
+    limit = "LEAST(@@session.group_concat_max_len, @@session.max_allowed_packet) - 4"
+    return (
+        f"SELECT n, MD5(IFNULL(g, '')), IFNULL(LENGTH(g), 0) > {limit}"
+        f" FROM (SELECT COUNT(*) AS n, {concat} AS g FROM {source} WHERE {where}) AS s"
+    )
