@@ -58,11 +58,28 @@ def _json(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
 
 
+def _moment(value: Any) -> Any:
+    """A canonical timestamp (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`) with the fraction's trailing zeros
+    (and a bare point) dropped: the form PostgreSQL's `timestamp::text` writes, so that it hashes
+    a timestamp without a CASE or `to_char` (~25 % of its CPU per row, bench/results/reconcile-latest.md)."""
+    text = str(value)
+    point = text.find(".")
+    if point < 0:
+        return text
+    end = len(text) - 1 if text.endswith("Z") else len(text)
+    digits = text[point + 1 : end].rstrip("0")
+    return text[:point] + ("." + digits if digits else "") + text[end:]
+
+
 def _same(value: Any) -> Any:
     return value
 
 
-_FORMS: dict[int, Callable[[Any], Any]] = {pb.LOGICAL_TYPE_DECIMAL: _decimal, pb.LOGICAL_TYPE_JSON: _json}
+_FORMS: dict[int, Callable[[Any], Any]] = {
+    pb.LOGICAL_TYPE_DECIMAL: _decimal,
+    pb.LOGICAL_TYPE_JSON: _json,
+    pb.LOGICAL_TYPE_DATETIME: _moment,
+}
 
 
 def comparable(logical: int) -> Callable[[Any], Any]:

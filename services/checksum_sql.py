@@ -11,14 +11,15 @@ Only where the engine can write a column's comparison form exactly (docs/referen
 | int | `c::text` | `CAST(c AS CHAR)` |
 | decimal | `trim_scale(c)::text` | trailing zeros trimmed from `CAST(c AS CHAR)`, `'0'` for zero |
 | string | `text`, `varchar` | `varchar`, `text` in utf8mb4 (the MD5 is of UTF-8 bytes) |
-| datetime | `timestamp`, `timestamptz` at UTC: `YYYY-MM-DDTHH:MI:SS[.US]Z` | `datetime`, `timestamp` (UTC session) |
+| datetime | `timestamp`, `timestamptz` at UTC: `YYYY-MM-DDTHH:MI:SS[.F]Z` | `datetime`, `timestamp` (UTC session) |
 | date | `YYYY-MM-DD` | `CAST(c AS CHAR)` |
 | boolean | `true` / `false` | `tinyint(1)`, `bool`: `true` / `false` |
 | uuid | `uuid::text` | — |
 
-Floats (the shortest repr is Python's), JSON, UUIDs kept as text, char(n), other charsets, a
-column read as another logical type, and SQLite: the resolver computes the row text itself
-(services/checksums.py), with the same result.
+`.F`: the fraction without its trailing zeros, none for a whole second. Floats (the shortest repr
+is Python's), JSON, UUIDs kept as text, char(n), other charsets, a column read as another logical
+type, and SQLite: the resolver computes the row text itself (services/checksums.py), with the same
+result.
 """
 
 from __future__ import annotations
@@ -43,12 +44,9 @@ def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return rf"replace(replace({c}::text, '\', '\\'), '|', '\|')"
     if logical == Logical.DATETIME and base in ("timestamp without time zone", "timestamp with time zone"):
         t = f"({c} AT TIME ZONE 'UTC')" if column.zoned else c
-        # A whole second: the ISO text (DateStyle = ISO in the resolver's session), `T` for the
-        # space, ~9 % less CPU per row than to_char; else to_char with the six digits of the
-        # microseconds, as Python's isoformat writes them.
-        fraction = f'to_char({t}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\')'
-        whole = f"replace({t}::text, ' ', 'T') || 'Z'"
-        return f"(CASE WHEN {t} = date_trunc('second', {t}) THEN {whole} ELSE {fraction} END)"
+        # The ISO text (DateStyle = ISO in the resolver's session) drops the fraction's trailing
+        # zeros, as the comparison form does (dbmesh/canonical.py `_moment`); `T` for the space.
+        return f"replace({t}::text, ' ', 'T') || 'Z'"
     if logical == Logical.DATE and base == "date":
         return f"to_char({c}, 'YYYY-MM-DD')"
     if logical == Logical.BOOLEAN and base == "boolean":
@@ -76,10 +74,11 @@ def _mysql_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
         return rf"REPLACE(REPLACE({c}, '\\', '\\\\'), '|', '\\|')" if _mysql_utf8(column) else None
     # No DATE_FORMAT: a `%` in the statement would be taken for a placeholder by the driver.
     if logical == Logical.DATETIME and kind in ("datetime", "timestamp"):
-        if "(" not in column.db_type:  # no fractional seconds: `YYYY-MM-DD HH:MM:SS` as it is
+        if "(" not in column.db_type or "(0)" in column.db_type:  # no fraction: `YYYY-MM-DD HH:MM:SS`
             return f"CONCAT(REPLACE(CAST({c} AS CHAR), ' ', 'T'), 'Z')"
-        six = f"REPLACE(CAST(CAST({c} AS DATETIME(6)) AS CHAR), ' ', 'T')"
-        return f"REPLACE(CONCAT({six}, 'Z'), '.000000Z', 'Z')"
+        # The fraction's digits, without their trailing zeros (and a bare point).
+        trimmed = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({c} AS CHAR)))"
+        return f"CONCAT(REPLACE({trimmed}, ' ', 'T'), 'Z')"
     if logical == Logical.DATE and kind == "date":
         return f"CAST({c} AS CHAR)"
     if logical == Logical.BOOLEAN and (kind in ("bool", "boolean") or column.db_type.lower().startswith("tinyint(1)")):
