@@ -15,14 +15,16 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbmesh import telemetry
 from dbmesh.config import Config, DatabaseConfig, load_config
 from dbmesh.errors import ConfigError, DbmeshError
 from dbmesh.heap import freeze_startup_heap
 from dbmesh.mesh import MeshConfig
-from dbmesh.schema import SchemaModel, load_schema
+
+if TYPE_CHECKING:
+    from dbmesh.schema import SchemaModel
 
 __all__ = [
     "check",
@@ -45,8 +47,10 @@ log = logging.getLogger("dbmesh")
 
 
 def _load(config_path: str, schema_path: str) -> tuple[Config, SchemaModel]:
-    # Imported here: the commands without a schema module (reconcile, sync) never load the router.
+    # Imported here: the commands without a schema module (reconcile, sync) never load the router
+    # or the schema loader.
     from dbmesh.router.access import check_permissions
+    from dbmesh.schema import load_schema
 
     config = load_config(config_path)
     read_only = [d.name for d in config.databases if d.read_only]

@@ -1,10 +1,14 @@
 """`dbmesh reconcile`: compare one table in two databases through their resolvers (docs/reference.md §13).
 
-1. Both resolvers checksum the whole range (`Checksum`, computed next to each database); equal
-   counts and checksums end it with no row moved. An integer key's range (from its smallest and
-   largest values) is split by value into `FANOUT` segments at once instead, asked for in
-   `PARALLEL` requests per side when it is large.
-2. Otherwise the side with more rows splits the range into `FANOUT` segments of equal row count,
+1. Both resolvers checksum the whole range at once (`Checksum`, computed next to each database),
+   each in segments of `SEGMENT_ROWS` rows; the same boundaries and equal counts and checksums
+   end it with no row moved. An integer key's range (from its smallest and
+   largest values) is split by value into `FANOUT` segments at once instead (more for a range
+   wider than `FANOUT * SEGMENT_ROWS`, at most `MAX_FANOUT`), asked for in `PARALLEL` requests per
+   side when it is large. A segment's checksum is the MD5 of its rows' texts in key order
+   (dbmesh/canonical.py `segment_hash`): segments are compared, never added up.
+2. Otherwise the side with more rows splits the range into `FANOUT` segments of equal row count
+   (at most `SEGMENT_ROWS` rows each),
    the other side checksums the same key ranges, and the segments that differ are looked at
    again, recursively (bisection).
 3. A segment of at most `merge_rows` rows, or every differing segment of a level where more than
@@ -43,6 +47,12 @@ log = logging.getLogger("dbmesh.reconcile")
 T = TypeVar("T")
 
 FANOUT = 32
+# A segment's checksum is one MD5 of its rows' texts, which the database builds in memory (and
+# MariaDB's GROUP_CONCAT only up to max_allowed_packet, 16 MiB by default, past which the resolver
+# reads the segment's texts page by page instead): a range is split into segments of at most
+# SEGMENT_ROWS rows (an integer key's range into at most MAX_FANOUT, by value).
+SEGMENT_ROWS = 50_000
+MAX_FANOUT = 1024
 # An integer key's range of at least PARALLEL_ROWS rows is checksummed in PARALLEL requests per
 # side at once (consecutive runs of its segments), so that the database that would finish last
 # does not leave a core idle while the other is still busy (bench/results/reconcile-latest.md).
@@ -369,14 +379,20 @@ class _Comparison:
             low, high = min(found), max(found) + 1
             await self.range([low], [high], high - low, high - low, 0)
             return
-        wholes = await _gathered(
-            self.checksum(self.source, self.request(None, None)), self.checksum(self.target, self.request(None, None))
-        )
-        a, b = (w.segments[0] for w in wholes)
-        if a.rows == b.rows and a.checksum == b.checksum:
-            self.result.same += a.rows
+        # Each side splits the whole range into segments of SEGMENT_ROWS rows itself, both at once:
+        # equal tables have the same boundaries (and one segment when small).
+        whole = self.request(None, None, segment_rows=SEGMENT_ROWS)
+        a, b = await _gathered(self.checksum(self.source, whole), self.checksum(self.target, whole))
+        rows_a, rows_b = (sum(s.rows for s in w.segments) for w in (a, b))
+        pairs = list(zip(a.segments, b.segments, strict=False))
+        if (
+            orjson.loads(a.boundaries_json) == orjson.loads(b.boundaries_json)
+            and len(a.segments) == len(b.segments)
+            and all(x.rows == y.rows and x.checksum == y.checksum for x, y in pairs)
+        ):
+            self.result.same += rows_a
             return
-        await self.range(None, None, a.rows, b.rows, 0)
+        await self.range(None, None, rows_a, rows_b, 0)
 
     async def _segments(
         self, lower: Key | None, upper: Key | None, rows_a: int, rows_b: int
@@ -384,7 +400,8 @@ class _Comparison:
         """[lower, upper) in segments, checksummed on both sides: by value for an integer key,
         else by row count of the side with more rows, which the other side then follows."""
         if self.numeric and lower and upper:
-            step = math.ceil((upper[0] - lower[0]) / FANOUT)
+            span = upper[0] - lower[0]
+            step = math.ceil(span / min(max(FANOUT, math.ceil(span / SEGMENT_ROWS)), MAX_FANOUT))
             boundaries = [[v] for v in range(lower[0] + step, upper[0], step)]
             parts = PARALLEL if max(rows_a, rows_b) >= PARALLEL_ROWS else 1
             a, b = await _gathered(
@@ -394,7 +411,8 @@ class _Comparison:
             return boundaries, a, b
         most = max(rows_a, rows_b)
         leader, other = (self.source, self.target) if rows_a >= rows_b else (self.target, self.source)
-        split = await self.checksum(leader, self.request(lower, upper, segment_rows=math.ceil(most / FANOUT)))
+        rows = min(math.ceil(most / FANOUT), SEGMENT_ROWS)
+        split = await self.checksum(leader, self.request(lower, upper, segment_rows=rows))
         follow = await self.checksum(other, self.request(lower, upper, boundaries_json=split.boundaries_json))
         a, b = (split, follow) if leader is self.source else (follow, split)
         return orjson.loads(split.boundaries_json), a, b

@@ -7,11 +7,16 @@ starts after the last key of the one before), so memory is bounded by the batch 
 table size. Every statement is a `QueryRequest` compiled like any read (services/compiler.py):
 identifiers checked against the catalog, values bound, strings compared and sorted exactly.
 
-PostgreSQL and MariaDB hash in SQL where they can write every compared column's comparison form
-exactly (services/checksum_sql.py: one COUNT/SUM statement per segment, nothing but totals leaves
-the database). Otherwise, and on SQLite, each row's values go through the same readers as `Query`
-(services/values.py: canonical form per engine), then the comparison form and digest of
-dbmesh/canonical.py, here in the resolver; both ways give the same checksums.
+A segment's checksum is the MD5 of its rows' texts (dbmesh/canonical.py `row_text`) concatenated
+in key order (`segment_hash`): not a sum, so segments never combine; a row's digest (for the
+row-by-row merge) the first 8 bytes of the MD5 of its text. PostgreSQL and MariaDB compute both
+in SQL where they can write every compared column's comparison form exactly
+(services/checksum_sql.py: one statement per segment, nothing but its count and checksum leaves
+the database; a MariaDB segment whose text may not fit one GROUP_CONCAT is read page by page as
+texts and hashed here instead). Otherwise, and on SQLite, each row's values go through the same
+readers as `Query` (services/values.py: canonical form per engine), then the comparison form and
+text of dbmesh/canonical.py, here in the resolver, read in key order (keyset pages); every way
+gives the same checksums.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ from typing import Any
 
 import orjson
 
-from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest
+from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest, row_text, segment_hash
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import CollectionInfo, Logical
-from dbmesh.services.checksum_sql import hash_sql, sum_sql
+from dbmesh.services.checksum_sql import GROUP_CONCAT_MAX_LEN, hash_sql, segment_sql, text_sql
 from dbmesh.services.compiler import SqlStatement, compile_predicate, compile_query
 from dbmesh.services.dialects.base import Params
 from dbmesh.services.engines.base import Connection, Engine
@@ -58,21 +63,24 @@ class _Segments:
 
     def __init__(self) -> None:
         self.rows = [0]
-        self.sums = [0]
+        self.hashes = [segment_hash()]
+        self.checksums: list[str | None] = [None]  # computed by the database; None: from `hashes`
         self.boundaries: list[list[Any]] = []
 
     def start(self, key: list[Any]) -> None:
         self.boundaries.append(key)
         self.rows.append(0)
-        self.sums.append(0)
+        self.hashes.append(segment_hash())
+        self.checksums.append(None)
 
-    def add(self, digest: int) -> None:
+    def add(self, text: str) -> None:
         self.rows[-1] += 1
-        self.sums[-1] = (self.sums[-1] + digest) & MASK
+        self.hashes[-1].update(text.encode())
 
     def response(self, rows_read: int, statements: list[pb.Statement]) -> pb.ChecksumResponse:
+        checksums = [c or h.hexdigest() for c, h in zip(self.checksums, self.hashes, strict=True)]
         return pb.ChecksumResponse(
-            segments=[pb.Segment(rows=n, checksum=f"{s:016x}") for n, s in zip(self.rows, self.sums, strict=True)],
+            segments=[pb.Segment(rows=n, checksum=c) for n, c in zip(self.rows, checksums, strict=True)],
             boundaries_json=orjson.dumps(self.boundaries),
             rows_read=rows_read,
             statements=statements,
@@ -80,7 +88,7 @@ class _Segments:
 
 
 class _Scan:
-    """The range's segments counted and summed by the database (services/checksum_sql.py)."""
+    """The range's segments counted and checksummed by the database (services/checksum_sql.py)."""
 
     def __init__(
         self,
@@ -131,20 +139,31 @@ class _Scan:
             start = [read(v) for read, v in zip(self.key_readers, rows[0], strict=True)]
             found.append(start)
 
-    async def digests_in_sql(self, hashed: str, after: list[Any] | None) -> pb.ChecksumResponse:
-        """The first `batch` rows of the range after `after`, as [key..., digest], hashed by the database."""
+    def _page(
+        self, expr: str, lower: list[Any] | None, upper: list[Any] | None, after: list[Any] | None
+    ) -> tuple[str, list[Any]]:
+        """The statement of the first `batch` rows of [lower, upper) after `after`, in key order,
+        as their key columns and `expr`."""
         dialect = self.engine.dialect
         infos = [self.collection.column(k) for k in self.key]
         params = Params(dialect)
-        range_ = key_range(self.key, self.key_types, where=self.where, lower=self.lower, upper=self.upper, after=after)
+        range_ = key_range(self.key, self.key_types, where=self.where, lower=lower, upper=upper, after=after)
         where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
-        order = ", ".join(dialect.order_term(i, dialect.column(i), False) for i in infos)
         sql = (
-            f"SELECT {', '.join(dialect.column(i) for i in infos)}, {hashed} FROM {dialect.quote(self.collection.name)}"
-            f" WHERE {where} ORDER BY {order} {dialect.limit_offset(params.add(self.batch), None)}"
+            f"SELECT {', '.join(dialect.column(i) for i in infos)}, {expr} FROM {dialect.quote(self.collection.name)}"
+            f" WHERE {where} ORDER BY {self.order()} {dialect.limit_offset(params.add(self.batch), None)}"
         )
+        return sql, params.values
+
+    def order(self) -> str:
+        dialect = self.engine.dialect
+        return ", ".join(dialect.order_term(i, dialect.column(i), False) for i in map(self.collection.column, self.key))
+
+    async def digests_in_sql(self, text: str, after: list[Any] | None) -> pb.ChecksumResponse:
+        """The first `batch` rows of the range after `after`, as [key..., digest], hashed by the database."""
+        sql, params = self._page(hash_sql(self.engine.name, text), self.lower, self.upper, after)
         async with self.engine.connection() as conn:
-            rows = await self.fetch(conn, sql, params.values)
+            rows = await self.fetch(conn, sql, params)
         width = len(self.key)
         digests = [
             [
@@ -155,14 +174,55 @@ class _Scan:
         ]
         return pb.ChecksumResponse(rows_json=orjson.dumps(digests), rows_read=0, statements=self.statements)
 
-    async def in_sql(self, hashed: str, given: list[list[Any]] | None, segment_rows: int) -> pb.ChecksumResponse:
-        """One `COUNT(*), SUM(hash)` statement per segment over its key range (an index range read),
-        on one connection: ~10 % less database CPU than one statement grouping the rows by a CASE
-        on the boundaries (bench/results/reconcile-latest.md)."""
+    async def _clustered(self, conn: Connection) -> bool:
+        """MySQL/MariaDB: whether the range can be read in key order through the PRIMARY index
+        without an ORDER BY (services/checksum_sql.py `segment_sql`): the key is the table's
+        primary key, column for column, on InnoDB (rows stored in primary key order), and each
+        key column sorts as the comparison does (no string column in a collation other than the
+        exact, binary one). Only speed depends on it: rows read in another order only make the
+        segment look different, and the row-by-row merge then decides."""
+        exact = all(self.collection.column(k).exact_collation is None for k in self.key)
+        if list(self.collection.primary_key) != self.key or not exact:
+            return False
+        params = Params(self.engine.dialect)
+        name = params.add(self.collection.name)
+        sql = f"SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {name}"
+        rows = await self.fetch(conn, sql, params.values)
+        return bool(rows) and str(rows[0][0]).lower() == "innodb"
+
+    async def _segment_in_pages(
+        self, conn: Connection, text: str, lower: list[Any] | None, upper: list[Any] | None
+    ) -> tuple[int, str]:
+        """A segment's row count and checksum from its rows' texts (computed by the database),
+        read `batch` rows at a time in key order and hashed here: for a segment whose text is
+        too long for one GROUP_CONCAT."""
+        hashed = segment_hash()
+        rows_seen = 0
+        after: list[Any] | None = None
+        width = len(self.key)
+        while True:
+            sql, params = self._page(text, lower, upper, after)
+            rows = await self.fetch(conn, sql, params)
+            for row in rows:
+                hashed.update(str(row[width]).encode())
+            rows_seen += len(rows)
+            if len(rows) < self.batch:
+                return rows_seen, hashed.hexdigest()
+            after = [read(v) for read, v in zip(self.key_readers, rows[-1][:width], strict=True)]
+
+    async def in_sql(self, text: str, given: list[list[Any]] | None, segment_rows: int) -> pb.ChecksumResponse:
+        """One statement per segment over its key range (an index range read), on one connection:
+        its row count and the MD5 of its rows' texts in key order (services/checksum_sql.py
+        `segment_sql`)."""
         dialect = self.engine.dialect
         segments = _Segments()
         table = dialect.quote(self.collection.name)
+        order = self.order()
         async with self.engine.connection() as conn:
+            clustered = False
+            if self.engine.name == "mysql":
+                clustered = await self._clustered(conn)
+                await conn.execute(f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}", [])
             boundaries = given if given is not None else []
             if given is None and segment_rows > 0:
                 boundaries = await self._boundaries(conn, segment_rows)
@@ -171,12 +231,14 @@ class _Scan:
                 params = Params(dialect)
                 range_ = key_range(self.key, self.key_types, where=self.where, lower=bounds[i], upper=bounds[i + 1])
                 where = compile_predicate(range_, dialect, self.collection, params) or "1 = 1"
-                sql = f"SELECT COUNT(*), {sum_sql(self.engine.name, hashed)} FROM {table} WHERE {where}"
-                ((n, total),) = await self.fetch(conn, sql, params.values)
+                sql = segment_sql(self.engine.name, text, table, where, order, clustered)
+                ((n, digest, cut),) = await self.fetch(conn, sql, params.values)
                 if boundary is not None:
                     segments.start(boundary)
+                if cut:
+                    n, digest = await self._segment_in_pages(conn, text, bounds[i], bounds[i + 1])
                 segments.rows[-1] = int(n)
-                segments.sums[-1] = int(total or 0) & MASK
+                segments.checksums[-1] = str(digest)
         return segments.response(0, self.statements)
 
 
@@ -203,7 +265,7 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
     columns = [pb.ColumnRef(name=ref.name, type=t) for ref, t in zip(refs, logicals, strict=True)]  # type: ignore[arg-type]
     where = request.predicate if request.HasField("predicate") else None
 
-    hashed = hash_sql(
+    text = text_sql(
         engine.name, [(i, Logical(t), engine.dialect.column(i)) for i, t in zip(infos, logicals, strict=True)]
     )
     scan = _Scan(collection, engine, key_names, key_types, readers[:width], where, lower, upper, batch)
@@ -221,8 +283,8 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
 
     if request.row_digests:
         start_after = _keys("after_json", request.after_json, width, many=False)
-        if hashed is not None:
-            return await scan.digests_in_sql(hashed, start_after)
+        if text is not None:
+            return await scan.digests_in_sql(text, start_after)
         statement = page(start_after)
         async with engine.connection() as conn:
             rows = await scan.fetch(conn, statement.sql, statement.params)
@@ -231,8 +293,8 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
             values = [read(v) for read, v in zip(readers, row, strict=True)]
             digests.append([*values[:width], f"{row_digest([f(v) for f, v in zip(forms, values, strict=True)]):016x}"])
         return pb.ChecksumResponse(rows_json=orjson.dumps(digests), rows_read=len(rows), statements=scan.statements)
-    if hashed is not None:
-        return await scan.in_sql(hashed, given, request.segment_rows)
+    if text is not None:
+        return await scan.in_sql(text, given, request.segment_rows)
     segments = _Segments()
     bounds = [order(b) for b in given] if given is not None else []
     limit = request.segment_rows
@@ -251,7 +313,7 @@ async def checksum(request: pb.ChecksumRequest, collection: CollectionInfo, engi
                         segments.start(given[len(segments.boundaries)])
                 elif limit and segments.rows[-1] >= limit:
                     segments.start(key)
-                segments.add(row_digest([form(v) for form, v in zip(forms, values, strict=True)]))
+                segments.add(row_text([form(v) for form, v in zip(forms, values, strict=True)]))
             rows_read += len(rows)
             if len(rows) < batch:
                 break

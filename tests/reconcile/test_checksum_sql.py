@@ -6,6 +6,7 @@ NOT NULL columns next to nullable ones, and MariaDB's `datetime` without fractio
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -18,7 +19,7 @@ import pytest
 from harness.servers import DatabaseInfo
 from reconcile_world import Database
 
-from dbmesh.canonical import comparable, row_digest
+from dbmesh.canonical import comparable, row_digest, row_text
 from dbmesh.config import Connection, DatabaseConfig
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
@@ -102,6 +103,16 @@ async def test_sql_checksums_equal_the_resolvers_digests_value_by_value(stub: pb
     )
     rows = orjson.loads(query.row_sets[0].rows_json)
     assert len(rows) == len(response.segments) == 24
+    digests = await stub.Checksum(
+        pb.ChecksumRequest(collection="v", key=[pb.ColumnRef(name="id")], columns=refs, row_digests=True)
+    )
+    assert "md5" in digests.statements[-1].sql.lower()
+    by_key = {d[0]: d[1] for d in orjson.loads(digests.rows_json)}
     for row, segment in zip(rows, response.segments, strict=True):
-        expected = row_digest([form(v) for form, v in zip(forms, row, strict=True)])
-        assert (row, segment.rows, segment.checksum) == (row, 1, f"{expected:016x}")
+        text = row_text([form(v) for form, v in zip(forms, row, strict=True)])
+        checksum = hashlib.md5(text.encode()).hexdigest()
+        assert (row, segment.rows, segment.checksum) == (row, 1, checksum)
+        assert (row, by_key[row[0]]) == (
+            row,
+            f"{row_digest([form(v) for form, v in zip(forms, row, strict=True)]):016x}",
+        )

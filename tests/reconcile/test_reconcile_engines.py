@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.servers import DatabaseInfo
 from reconcile_world import Database, reconcile_json, write_config
 
 ROWS = 40
@@ -76,15 +75,6 @@ def _changed(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 Make = Callable[[str], Database]
-
-
-@pytest.fixture
-def engines(pg_database: DatabaseInfo, mysql_database: DatabaseInfo, tmp_path: Path) -> dict[str, Database]:
-    return {
-        "postgresql": Database.server("pg", pg_database),
-        "mysql": Database.server("maria", mysql_database),
-        "sqlite": Database.sqlite("lite", tmp_path / "lite.db"),
-    }
 
 
 PAIRS = [("postgresql", "mysql"), ("postgresql", "sqlite"), ("mysql", "sqlite")]

@@ -31,6 +31,7 @@ class CountingSide(Side):
 
     largest_page = 0
     largest_statement = 0
+    largest_segment = 0
 
     async def query(self, request: pb.QueryRequest) -> list[list[Any]]:
         rows = await super().query(request)
@@ -42,6 +43,7 @@ class CountingSide(Side):
         if request.row_digests:
             self.largest_page = max(self.largest_page, len(orjson.loads(response.rows_json)))
         self.largest_statement = max([self.largest_statement, *(s.rows for s in response.statements)])
+        self.largest_segment = max([self.largest_segment, *(s.rows for s in response.segments)])
         return response
 
 
@@ -144,3 +146,27 @@ async def test_a_uuid_key_is_bisected_by_row_count(sides: tuple[Database, Databa
     # about 157 rows differ and are merged.
     assert result.checksum_calls == 4
     assert result.rows_moved <= 3 * 2 * 160
+
+
+@pytest.mark.parametrize("key", ["integer", "varchar(20)"])
+async def test_segments_hold_at_most_segment_rows(
+    sides: tuple[Database, Database, Path], monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """A segment's checksum is one MD5 of its rows' texts, built in the database's memory: no
+    segment is larger than SEGMENT_ROWS, also in an integer key's split by value and in the first,
+    whole-range pass of another key."""
+    monkeypatch.setattr("dbmesh.reconcile.SEGMENT_ROWS", 30)  # fewer than rows / FANOUT
+    pg, maria, tmp = sides
+    rows = 2_000
+    for db in (pg, maria):
+        collation = " COLLATE utf8mb4_nopad_bin" if db.engine == "mysql" and key != "integer" else ""
+        await db.run(
+            f"CREATE TABLE big (id {key}{collation} PRIMARY KEY, amount decimal(12,2), label varchar(40))",
+            rows=[(i if key == "integer" else f"k{i:05}", f"{i}.25", f"row {i}") for i in range(1, rows + 1)],
+            insert="INSERT INTO big (id, amount, label) VALUES (?, ?, ?)",
+        )
+    options = Options(merge_rows=100)
+    result, source, target = await _run(write_config(tmp / "dbmesh.toml", pg, maria), options)
+    assert (result.equal, result.same, result.checksum_calls) == (True, rows, 2)
+    assert result.rows_moved == (ENDS if key == "integer" else 0)
+    assert 0 < max(source.largest_segment, target.largest_segment) <= 30

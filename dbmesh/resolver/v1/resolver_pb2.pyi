@@ -1697,8 +1697,9 @@ class Segment(_message.Message):
     CHECKSUM_FIELD_NUMBER: _builtins.int
     rows: _builtins.int
     checksum: _builtins.str
-    """Sum (mod 2^64) over the segment's rows of the first 8 bytes (big-endian) of the MD5 of the
-    row's canonical JSON array [key..., columns...]; 16 hex digits.
+    """The MD5 (32 hex digits) of the segment's rows' texts (dbmesh/canonical.py `row_text`: key
+    and columns in comparison form) concatenated in key order; not a sum: segments' checksums
+    do not combine.
     """
     def __init__(
         self,
@@ -1728,7 +1729,9 @@ class ChecksumResponse(_message.Message):
     rows_read: _builtins.int
     """rows the resolver read from the database"""
     rows_json: _builtins.bytes
-    """With row_digests: a JSON array of [key..., digest] (digest: 16 hex digits, as in Segment)."""
+    """With row_digests: a JSON array of [key..., digest] (digest: the first 16 hex digits of the
+    MD5 of the row's text).
+    """
     @_builtins.property
     def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Segment]:
         """len(boundaries) + 1 segments, in key order"""
