@@ -18,11 +18,13 @@ from typing import Any
 
 import aiomysql
 import asyncpg
+import orjson
 import pytest
 from harness.config import server_settings
 from harness.mesh import InProcessMesh, post_together
 from harness.servers import DatabaseInfo
 
+from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.servicer import ResolverServicer
 
 SCHEMA = Path(__file__).with_name("coalescing_schema.py")
@@ -204,3 +206,28 @@ async def test_a_traced_request_makes_its_own_call(on: InProcessMesh, statements
         assert body["data"] == {"customer": {"id": c, "name": CUSTOMERS[int(c[-1], 16) - 1][1]}}
     assert statements["customers"] == N
     assert shared_calls(on, "shop") == before
+
+
+async def test_a_cancelled_caller_leaves_the_shared_call_to_the_others(
+    on: InProcessMesh, statements: Counter[str]
+) -> None:
+    def point(customer: str) -> pb.QueryRequest:
+        request = pb.QueryRequest(collection="customers", columns=[pb.ColumnRef(name="id"), pb.ColumnRef(name="name")])
+        request.predicate.comparison.CopyFrom(
+            pb.Comparison(column="id", operator=pb.OPERATOR_EQ, operand=pb.Operand(value=pb.Value(uuid=customer)))
+        )
+        return request
+
+    before = shared_calls(on, "shop")
+    traffic = on.router.traffic
+    calls = [asyncio.create_task(traffic.fetch(("shop",), point(c), None, coalesce=True)) for c, _ in CUSTOMERS]
+    for _ in range(3):  # they join one call, it is sent, and it is in flight
+        await asyncio.sleep(0)
+    assert shared_calls(on, "shop") == before + 1
+    calls[1].cancel()
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(answers[1], asyncio.CancelledError)
+    for answer, (c, name) in zip(answers[:1] + answers[2:], CUSTOMERS[:1] + CUSTOMERS[2:], strict=True):
+        assert not isinstance(answer, BaseException)
+        assert [(orjson.loads(rows), database) for rows, database in answer.row_sets] == [([[c, name]], "shop")]
+    assert statements["customers"] == 1
