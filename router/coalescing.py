@@ -5,7 +5,7 @@ call, each caller's values one variable set of it, and each caller gets its own 
 The contract, stated plainly (as `graphql/dataloader` states its own):
 
 * A request's *shape* is the request with the literal values of its top-level `column = value`
-  conjuncts (ints, strings, UUIDs) replaced by variables `$dbmesh_c0`, `$dbmesh_c1`, ...; its
+  conjuncts (ints and UUIDs) replaced by variables `$dbmesh_c0`, `$dbmesh_c1`, ...; its
   variable sets are its own sets (one, empty, when it has none), each binding those variables
   to its values. Requests of one shape to one database join one call: their sets, concatenated
   in the order they joined; caller i gets back the row sets at its positions, exactly as many as
@@ -41,8 +41,11 @@ from dbmesh.router.metrics import Metrics
 __all__ = ["Coalescer", "shaped"]
 
 # The value kinds a shape turns into variables: those the resolver matches by key exactly as it
-# compares them (floats, decimals, dates and the like stay in the shape).
-_KINDS = frozenset(("int", "string", "uuid"))
+# compares them. Strings stay in the shape: PostgreSQL's char(n) (and citext) compare equal to a
+# value whose text differs ('ab' = 'ab  '), and the resolver matches a shared call's rows to its
+# variable sets by the text (a coalesced lookup of 'ab' found nothing where one alone found the
+# row); so do floats, decimals, dates and the like.
+_KINDS = frozenset(("int", "uuid"))
 _PREFIX = "dbmesh_c"
 
 

@@ -1,6 +1,6 @@
 """The schema of the coalescing tests (docs/reference.md §7): customers on PostgreSQL (`shop`,
-falling back to the SQLite `cache`), orders on MariaDB (`history`), notes on PostgreSQL with no
-fallback."""
+falling back to the SQLite `cache`), orders on MariaDB (`history`), notes and char(4) codes on PostgreSQL
+with no fallback."""
 
 from uuid import UUID
 
@@ -27,7 +27,16 @@ class Note:
 
 
 @types.object
+class Code:
+    code: str
+    label: str
+
+
+@types.object
 class Query:
+    @database("shop")
+    def code(self, code: str) -> Code | None: ...
+
     @database("shop", fallback="cache")
     def customer(self, id: str) -> Customer | None: ...
 
