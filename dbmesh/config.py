@@ -301,6 +301,7 @@ class RouterConfig:
     request_read_secs: float = 10.0
     max_tokens: int = 15_000  # the parser's bound (Apollo Router's default), at most max_query_bytes // 2
     federation: bool = False  # an Apollo Federation 2 subgraph (docs/reference.md §15)
+    coalesce: bool = True  # concurrent fetches of one shape share a resolver call (docs/reference.md §7)
 
 
 @dataclass(frozen=True)
@@ -573,6 +574,7 @@ def _parse_router(table: _Table) -> RouterConfig:
         request_read_secs=table.positive_number("request_read_secs", default.request_read_secs),
         max_tokens=table.integer("max_tokens", default.max_tokens, minimum=1),
         federation=table.flag("federation", default.federation),
+        coalesce=table.flag("coalesce", default.coalesce),
     )
 
 

@@ -71,8 +71,11 @@ class Execution:
         budget: ResponseBudget | None = None,
         span: Span = NO_SPAN,
         rows: RowAccess | None = None,
+        coalesce: bool = False,
     ) -> None:
-        """`rows`: the caller's row filters (`router.access`), ANDed into every request; None: none."""
+        """`rows`: the caller's row filters (`router.access`), ANDed into every request; None: none.
+        `coalesce`: its fetches may share calls with other requests' (`router.coalescing`)."""
+        self.coalesce = coalesce
         self.plan = plan
         self.rows = rows
         self.span = span
@@ -278,7 +281,12 @@ class Execution:
         """The row sets of `request` from `fetch`'s databases (the traffic policy decides which),
         with every response's statements recorded as trace routes."""
         fetched = await self.traffic.fetch(
-            fetch.chain, request, traceparent, fetch.affinity, not_found=fetch.falls_back_on_not_found
+            fetch.chain,
+            request,
+            traceparent,
+            fetch.affinity,
+            not_found=fetch.falls_back_on_not_found,
+            coalesce=self.coalesce,
         )
         for served in fetched.served:
             for attempt in served.failed:

@@ -40,6 +40,15 @@ class Metrics:
             "dbmesh_pool_in_use", "Connections in use, as each resolver reports.", ["database"], registry=r
         )
         self.pool_size = Gauge("dbmesh_pool_size", "Pool size, as each resolver reports.", ["database"], registry=r)
+        self.coalesced_calls = Counter(
+            "dbmesh_coalesced_calls",
+            "Resolver calls each shared by several fetches of one shape (router.coalescing).",
+            ["database"],
+            registry=r,
+        )
+        self.coalesced_fetches = Counter(
+            "dbmesh_coalesced_fetches", "Fetches served by those shared calls.", ["database"], registry=r
+        )
         self._fetch_ok: dict[str, Histogram] = {}  # labelled children, looked up once
         self._outcomes: dict[str, Counter] = {}
 
@@ -61,6 +70,10 @@ class Metrics:
 
     def fallback(self, from_database: str, to_database: str) -> None:
         self.fallbacks.labels(from_database, to_database).inc()
+
+    def coalesced(self, database: str, fetches: int) -> None:
+        self.coalesced_calls.labels(database).inc()
+        self.coalesced_fetches.labels(database).inc(fetches)
 
     def circuit(self, database: str, state: str) -> None:
         self.circuit_state.labels(database).set(_CIRCUIT[state])

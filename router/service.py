@@ -210,6 +210,8 @@ class Router:
             budget=ResponseBudget(limits.max_response_rows, limits.max_response_bytes),
             span=span,
             rows=rows,
+            # A shared call belongs to no one request's trace: a traced request makes its own.
+            coalesce=not span.recording and not self._wants_trace(request, view),
         )
         execution.outcomes.update(seed(prepared.entities))
         started = time.perf_counter()

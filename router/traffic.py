@@ -14,6 +14,7 @@ from dbmesh.config import Config
 from dbmesh.resolver.client import ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.breaker import CircuitBreaker
+from dbmesh.router.coalescing import Coalescer
 from dbmesh.router.errors import CallError, CircuitOpen
 from dbmesh.router.metrics import Metrics
 
@@ -64,6 +65,7 @@ class Traffic:
         self._replica_turn = {d.name: itertools.count() for d in config.databases}
         # Databases kept out of service, with why (a schema mismatch found after start).
         self.refused: dict[str, str] = {}
+        self.coalescer = Coalescer(self.clients, metrics) if router.coalesce else None
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -79,8 +81,11 @@ class Traffic:
         """Seconds every call to `database` may take (its `timeout_secs`)."""
         return self.clients[database].timeout
 
-    async def call(self, database: str, request: pb.QueryRequest, traceparent: str | None) -> pb.QueryResponse:
-        """One call to `database`, through its circuit breaker."""
+    async def call(
+        self, database: str, request: pb.QueryRequest, traceparent: str | None, *, coalesce: bool = False
+    ) -> pb.QueryResponse:
+        """One call to `database`, through its circuit breaker; with `coalesce` (and `[router]
+        coalesce` on), shared with the calls of the same shape made in this turn (`router.coalescing`)."""
         if database in self.refused:
             raise CallError(
                 database, "DATABASE_UNAVAILABLE", f"database {database!r} {self.refused[database]}", unavailable=True
@@ -91,7 +96,10 @@ class Traffic:
             raise CircuitOpen(database)
         start = time.perf_counter()
         try:
-            response = await self.clients[database].query(request, traceparent, self.deadline(database))
+            if coalesce and self.coalescer is not None:
+                response = await self.coalescer.query(database, request, traceparent, self.deadline(database))
+            else:
+                response = await self.clients[database].query(request, traceparent, self.deadline(database))
         except CallError as exc:
             self.metrics.fetch(database, exc.code, time.perf_counter() - start)
             if exc.unavailable:
@@ -115,6 +123,8 @@ class Traffic:
         request: pb.QueryRequest,
         traceparent: str | None,
         affinity: str = "read_primary",
+        *,
+        coalesce: bool = False,
     ) -> Served:
         """The first answer along `chain` (a database, then its fallbacks in order): a database
         that is unavailable passes the request on; any other failure is final."""
@@ -132,7 +142,7 @@ class Traffic:
                         raise
                     self.replica_health[database][replica] = False  # the next probe may restore it
             try:
-                response = await self.call(database, request, traceparent)
+                response = await self.call(database, request, traceparent, coalesce=coalesce)
             except CallError as exc:
                 if not exc.unavailable or position == len(chain) - 1:
                     exc.attempts = [*failed, Attempt(database, exc)]
@@ -152,12 +162,13 @@ class Traffic:
         affinity: str = "read_primary",
         *,
         not_found: bool = False,
+        coalesce: bool = False,
     ) -> Fetched:
         """The row sets of `request` along `chain` (see `query`). With `not_found` (a single-object
         field with `fallback_on=not_found`), variable sets that found no row are asked again, and
         only those, of each later database in the chain in turn, until every one has a row or the
-        chain ends (docs/reference.md §7)."""
-        served = await self.query(chain, request, traceparent, affinity)
+        chain ends (docs/reference.md §7). `coalesce`: see `call`."""
+        served = await self.query(chain, request, traceparent, affinity, coalesce=coalesce)
         row_sets = [(rs.rows_json, served.database) for rs in served.response.row_sets]
         answers = [served]
         if not_found:
@@ -170,7 +181,7 @@ class Traffic:
                 if request.variables:
                     del retry.variables[:]
                     retry.variables.extend(request.variables[i] for i in missing)
-                served = await self.query((later,), retry, traceparent, affinity)
+                served = await self.query((later,), retry, traceparent, affinity, coalesce=coalesce)
                 answers.append(served)
                 for position, i in enumerate(missing):
                     row_sets[i] = (served.response.row_sets[position].rows_json, later)

@@ -59,7 +59,9 @@ def replicated_sqlite(folder: Path, replicas: int, rows: int = 5) -> tuple[Path,
     config.write_text(
         config_toml(
             {"things_db": {"engine": "sqlite", "path": str(database), "resolver": addresses}},
-            {"probe_interval_secs": 0.5},
+            # Every request its own Query call (no coalescing, docs/reference.md §7): the replicas'
+            # shares are counted in calls, one per request.
+            {"probe_interval_secs": 0.5, "coalesce": False},
         ),
         encoding="utf-8",
     )

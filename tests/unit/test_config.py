@@ -216,6 +216,11 @@ def test_router_keys() -> None:
     assert parse(text).router == RouterConfig("0.0.0.0", 0, "always", 7, False, False, 0.5, 1, 2.0, 0)
 
 
+def test_coalescing_is_on_unless_switched_off() -> None:
+    assert parse(PG).router.coalesce is True
+    assert parse(PG + "[router]\ncoalesce = false\n").router.coalesce is False
+
+
 def test_fraiseql_router_and_mixed_spellings() -> None:
     text = GUIDE_EXAMPLE + '[FraiseQL.router]\ntracing = "off"\n'
     assert parse(text, ENV).router.tracing == "off"
@@ -478,6 +483,7 @@ BAD_INPUTS = [
     ),
     (PG + '[router]\ngraphiql = "on"\n', "router.graphiql: expected a boolean, got a string ('on')"),
     (PG + "[router]\nintrospection = 1\n", "router.introspection: expected a boolean, got an integer (1)"),
+    (PG + '[router]\ncoalesce = "off"\n', "router.coalesce: expected a boolean, got a string ('off')"),
     (
         PG + "[router]\nprobe_interval_secs = 0\n",
         "router.probe_interval_secs: must be a number greater than 0, got 0",

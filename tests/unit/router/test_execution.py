@@ -51,6 +51,7 @@ class FakeTraffic:
         affinity: str = "read_primary",
         *,
         not_found: bool = False,
+        coalesce: bool = False,
     ) -> Fetched:
         sent = pb.QueryRequest()
         sent.CopyFrom(request)

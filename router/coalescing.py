@@ -1,0 +1,190 @@
+"""Cross-request coalescing (docs/reference.md §7): resolver calls to one database that are made
+in the same event-loop turn and differ only in the values they compare with go out as ONE `Query`
+call, each caller's values one variable set of it, and each caller gets its own row sets back.
+
+The contract, stated plainly (as `graphql/dataloader` states its own):
+
+* A request's *shape* is the request with the literal values of its top-level `column = value`
+  conjuncts (ints and UUIDs) replaced by variables `$dbmesh_c0`, `$dbmesh_c1`, ...; its
+  variable sets are its own sets (one, empty, when it has none), each binding those variables
+  to its values. Requests of one shape to one database join one call: their sets, concatenated
+  in the order they joined; caller i gets back the row sets at its positions, exactly as many as
+  it sent (`ResolverClient.query` fails a call whose count is wrong). The resolver compiles
+  such a call into one statement (`services.compiler`: `column = $variable` in the top-level
+  AND), with `limit`/`offset` per set.
+* Requests with `nested`, `transaction_id` or `replica`, or whose own sets already bind a
+  `dbmesh_c` name, never join: they are sent as they are.
+* The call goes out on the next turn (`loop.call_soon`, never a timer): whoever joined by then
+  is in it. A call with one caller is that caller's own request, sent by that caller as before.
+* A call that fails because the database is unavailable (or timed out) fails every caller, each
+  with its own copy of the error (each then falls back on its own chain). Any other failure may
+  be one caller's fault (a value its column cannot take): every caller sends its own request
+  alone, and gets what it would have got alone.
+* The shared call runs in a task of its own: a caller that is cancelled leaves it, and the call
+  goes on for the others.
+
+What is kept per caller is kept by `router.traffic`, around this: the breaker, the fetch metrics,
+the fallbacks. A shared call carries no trace context (it belongs to no one request): callers
+whose trace is recorded do not coalesce (`router.service`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dbmesh.resolver.client import CallError, ResolverClient
+from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router.metrics import Metrics
+
+__all__ = ["Coalescer", "shaped"]
+
+# The value kinds a shape turns into variables: those the resolver matches by key exactly as it
+# compares them. Strings stay in the shape: PostgreSQL's char(n) (and citext) compare equal to a
+# value whose text differs ('ab' = 'ab  '), and the resolver matches a shared call's rows to its
+# variable sets by the text (a coalesced lookup of 'ab' found nothing where one alone found the
+# row); so do floats, decimals, dates and the like.
+_KINDS = frozenset(("int", "uuid"))
+_PREFIX = "dbmesh_c"
+
+
+def shaped(request: pb.QueryRequest) -> tuple[pb.QueryRequest, list[pb.VariableSet]] | None:
+    """`request`'s shape (without variable sets) and its variable sets, or None when it may not
+    join a shared call (see the module docstring)."""
+    if request.nested or request.transaction_id or request.replica:
+        return None
+    shape = pb.QueryRequest()
+    shape.CopyFrom(request)
+    del shape.variables[:]
+    literals: dict[str, pb.Value] = {}
+    if shape.HasField("predicate"):
+        predicate = shape.predicate
+        kind = predicate.WhichOneof("kind")
+        conjuncts = (
+            [predicate] if kind == "comparison" else getattr(predicate, "and").expressions if kind == "and" else []
+        )
+        for conjunct in conjuncts:
+            if conjunct.WhichOneof("kind") != "comparison":
+                continue
+            comparison = conjunct.comparison
+            operand = comparison.operand
+            if (
+                comparison.operator != pb.OPERATOR_EQ
+                or operand.WhichOneof("kind") != "value"
+                or operand.value.WhichOneof("kind") not in _KINDS
+            ):
+                continue
+            name = f"{_PREFIX}{len(literals)}"
+            value = pb.Value()
+            value.CopyFrom(operand.value)
+            literals[name] = value
+            operand.variable = name
+    if not request.variables:
+        return shape, [pb.VariableSet(values=literals)]
+    sets = []
+    for own in request.variables:
+        if any(name.startswith(_PREFIX) for name in own.values):
+            return None
+        variable_set = pb.VariableSet()
+        variable_set.CopyFrom(own)
+        for name, value in literals.items():
+            variable_set.values[name].CopyFrom(value)
+        sets.append(variable_set)
+    return shape, sets
+
+
+@dataclass
+class _Caller:
+    sets: list[pb.VariableSet]
+    # Its row sets; None: send its own request alone.
+    answer: asyncio.Future[pb.QueryResponse | None]
+
+
+@dataclass
+class _Call:
+    shape: pb.QueryRequest
+    callers: list[_Caller] = field(default_factory=list)
+
+
+class Coalescer:
+    """The shared calls being gathered in this turn, by database, deadline and shape."""
+
+    def __init__(self, clients: Mapping[str, ResolverClient], metrics: Metrics) -> None:
+        self.clients = clients
+        self.metrics = metrics
+        self._open: dict[tuple[str, float, bytes], _Call] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def query(
+        self,
+        database: str,
+        request: pb.QueryRequest,
+        traceparent: str | None,
+        timeout: float,  # noqa: ASYNC109
+    ) -> pb.QueryResponse:
+        """`ResolverClient.query` of `request`, in a call shared with those of its shape."""
+        client = self.clients[database]
+        found = shaped(request)
+        if found is None:
+            return await client.query(request, traceparent, timeout)
+        shape, sets = found
+        loop = asyncio.get_running_loop()
+        key = (database, timeout, shape.SerializeToString(deterministic=True))
+        call = self._open.get(key)
+        if call is None:
+            call = self._open[key] = _Call(shape)
+            loop.call_soon(self._flush, database, key, timeout)
+        caller = _Caller(sets, loop.create_future())
+        call.callers.append(caller)
+        response = await caller.answer
+        if response is None:
+            return await client.query(request, traceparent, timeout)
+        return response
+
+    def _flush(self, database: str, key: tuple[str, float, bytes], timeout: float) -> None:
+        call = self._open.pop(key)
+        callers = [c for c in call.callers if not c.answer.done()]  # those cancelled meanwhile left
+        if len(callers) <= 1:
+            _alone(callers)
+        else:
+            task = asyncio.get_running_loop().create_task(self._send(database, call.shape, callers, timeout))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, database: str, shape: pb.QueryRequest, callers: list[_Caller], timeout: float) -> None:  # noqa: ASYNC109
+        shape.variables.extend(s for caller in callers for s in caller.sets)
+        self.metrics.coalesced(database, len(callers))
+        try:
+            response = await self.clients[database].query(shape, None, timeout)
+        except CallError as exc:
+            for caller in callers:
+                if caller.answer.done():
+                    continue
+                if exc.unavailable:
+                    caller.answer.set_exception(_copy(exc))
+                else:
+                    caller.answer.set_result(None)
+            return
+        except BaseException:  # cancelled (the router stops), or a failure nobody expects: each alone
+            _alone(callers)
+            raise
+        start = 0
+        for caller in callers:
+            end = start + len(caller.sets)
+            if not caller.answer.done():
+                caller.answer.set_result(
+                    pb.QueryResponse(row_sets=response.row_sets[start:end], statements=response.statements)
+                )
+            start = end
+
+
+def _alone(callers: list[_Caller]) -> None:
+    for caller in callers:
+        if not caller.answer.done():
+            caller.answer.set_result(None)
+
+
+def _copy(error: CallError) -> CallError:
+    """A caller's own copy of a shared call's error (each caller's chain notes its attempts on it)."""
+    return CallError(error.database, error.code, error.message, unavailable=error.unavailable, detail=error.detail)
