@@ -12,8 +12,12 @@ The contract, stated plainly (as `graphql/dataloader` states its own):
   it sent (`ResolverClient.query` fails a call whose count is wrong). The resolver compiles
   such a call into one statement (`services.compiler`: `column = $variable` in the top-level
   AND), with `limit`/`offset` per set.
-* Requests with `nested`, `transaction_id` or `replica`, or whose own sets already bind a
-  `dbmesh_c` name, never join: they are sent as they are.
+* A request with `nested` requests (a chain served in the same call) joins as any other: the
+  nested requests are part of the shape. The resolver runs each nested request over the distinct
+  keys of ALL the callers' rows; caller i gets the row sets of its own rows' distinct keys, in
+  its own order (`_Nesting`), which is what it would have got alone.
+* Requests with `transaction_id` or `replica`, or whose own sets already bind a `dbmesh_c`
+  name, never join: they are sent as they are.
 * The call goes out on the next turn (`loop.call_soon`, never a timer): whoever joined by then
   is in it. A call with one caller is that caller's own request, sent by that caller as before.
 * A call that fails because the database is unavailable (or timed out) fails every caller, each
@@ -31,8 +35,13 @@ whose trace is recorded do not coalesce (`router.service`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from dbmesh.canonical import distinct_keys
 
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
@@ -52,7 +61,7 @@ _PREFIX = "dbmesh_c"
 def shaped(request: pb.QueryRequest) -> tuple[pb.QueryRequest, list[pb.VariableSet]] | None:
     """`request`'s shape (without variable sets) and its variable sets, or None when it may not
     join a shared call (see the module docstring)."""
-    if request.nested or request.transaction_id or request.replica:
+    if request.transaction_id or request.replica:
         return None
     shape = pb.QueryRequest()
     shape.CopyFrom(request)
@@ -169,14 +178,66 @@ class Coalescer:
         except BaseException:  # cancelled (the router stops), or a failure nobody expects: each alone
             _alone(callers)
             raise
-        start = 0
-        for caller in callers:
-            end = start + len(caller.sets)
-            if not caller.answer.done():
-                caller.answer.set_result(
-                    pb.QueryResponse(row_sets=response.row_sets[start:end], statements=response.statements)
+        try:
+            nesting = _Nesting(shape.nested, response)
+            answers, start = [], 0
+            for caller in callers:
+                end = start + len(caller.sets)
+                answers.append(
+                    pb.QueryResponse(
+                        row_sets=response.row_sets[start:end],
+                        statements=response.statements,
+                        nested=nesting.split(start, end),
+                    )
                 )
-            start = end
+                start = end
+        except (ValueError, KeyError, IndexError, TypeError, orjson.JSONDecodeError):  # not the answer asked for
+            _alone(callers)
+            return
+        for caller, answer in zip(callers, answers, strict=True):
+            if not caller.answer.done():
+                caller.answer.set_result(answer)
+
+
+class _Part:
+    """One nested request's part of a shared call's answer: one row set per distinct key of ALL the
+    callers' parent rows (in order of first appearance, `dbmesh.canonical.distinct_keys`, as the
+    resolver made them); a caller's part is the row sets of its own rows' distinct keys, in its
+    own order, which is what its request alone would have got (the nested request, row filter
+    included, is the same for all: it is in the shape)."""
+
+    def __init__(self, item: pb.NestedQuery, parents: list[list[list[Any]]], response: pb.QueryResponse) -> None:
+        self.columns = [k.parent_column for k in item.keys]
+        keys = distinct_keys((row for rows in parents for row in rows), self.columns)
+        if len(keys) != len(response.row_sets):
+            raise ValueError("row sets and nested keys differ in number")
+        self.positions = {key: i for i, key in enumerate(keys)}
+        self.response = response
+        self.rows = [orjson.loads(rs.rows_json) for rs in response.row_sets] if item.request.nested else []
+        self.parts = [
+            _Part(child, self.rows, answer)
+            for child, answer in zip(item.request.nested, response.nested, strict=True)
+        ]
+
+    def split(self, parents: list[list[list[Any]]]) -> pb.QueryResponse:
+        mine = [self.positions[k] for k in distinct_keys((row for rows in parents for row in rows), self.columns)]
+        return pb.QueryResponse(
+            row_sets=[self.response.row_sets[i] for i in mine],
+            statements=self.response.statements,
+            nested=[part.split([self.rows[i] for i in mine]) for part in self.parts],
+        )
+
+
+class _Nesting:
+    """The nested parts of a shared call's answer, split by caller (a caller: a slice of the call's
+    variable sets, so of its row sets)."""
+
+    def __init__(self, nested: Sequence[pb.NestedQuery], response: pb.QueryResponse) -> None:
+        self.rows = [orjson.loads(rs.rows_json) for rs in response.row_sets] if nested else []
+        self.parts = [_Part(item, self.rows, answer) for item, answer in zip(nested, response.nested, strict=True)]
+
+    def split(self, start: int, end: int) -> list[pb.QueryResponse]:
+        return [part.split(self.rows[start:end]) for part in self.parts]
 
 
 def _alone(callers: list[_Caller]) -> None:

@@ -1,5 +1,5 @@
 """The schema of the coalescing tests (docs/reference.md §7): customers on PostgreSQL (`shop`,
-falling back to the SQLite `cache`), orders on MariaDB (`history`), notes and char(4) codes on PostgreSQL
+falling back to the SQLite `cache`), orders and their items on MariaDB (`history`), notes and char(4) codes on PostgreSQL
 with no fallback."""
 
 from uuid import UUID
@@ -12,12 +12,25 @@ class Customer:
     id: UUID
     name: str
 
+    @database("history")
+    def orders(self) -> list["Order"]: ...
+
 
 @types.object
 class Order:
     id: int
     customer_id: UUID
     total: int
+
+    @database("history")
+    def items(self) -> list["Item"]: ...
+
+
+@types.object
+class Item:
+    order_id: int
+    line: int
+    sku: str
 
 
 @types.object

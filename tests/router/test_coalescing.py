@@ -32,6 +32,8 @@ N = 8
 CUSTOMERS = [(str(uuid.UUID(int=i + 1)), f"customer {i}") for i in range(N)]
 # Customer i has orders 10i .. 10i+2, totals 3, 2, 1.
 ORDERS = [(10 * i + j, c, 3 - j) for i, (c, _) in enumerate(CUSTOMERS) for j in range(3)]
+# Orders 10i and 10i+1 have items (lines 1 and 2); 10i+2 has none.
+ITEMS = [(o, line, f"sku {o}-{line}") for o, _, _ in ORDERS if o % 10 != 2 for line in (1, 2)]
 NOTES = [(i, f"note {i}") for i in range(N)]
 ROUTER = {"tracing": "request", "breaker_failures": 1000}
 
@@ -55,6 +57,11 @@ async def _load(pg: DatabaseInfo, my: DatabaseInfo, folder: Path) -> dict[str, d
         async with mysql.cursor() as cur:
             await cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, customer_id CHAR(36) NOT NULL, total INT)")
             await cur.executemany("INSERT INTO orders VALUES (%s, %s, %s)", ORDERS)
+            await cur.execute(
+                "CREATE TABLE items (order_id INT NOT NULL, line INT NOT NULL, sku VARCHAR(20) NOT NULL,"
+                " PRIMARY KEY (order_id, line))"
+            )
+            await cur.executemany("INSERT INTO items VALUES (%s, %s, %s)", ITEMS)
     finally:
         mysql.close()
     cache = sqlite3.connect(folder / "cache.db")
@@ -146,6 +153,30 @@ async def test_paging_is_per_request_in_a_shared_call(on: InProcessMesh, stateme
         {"data": {"orders": [{"id": 10 * i, "total": 3}, {"id": 10 * i + 1, "total": 2}]}} for i in range(N)
     ]
     assert statements["orders"] < N
+    assert shared_calls(on, "history") > before
+
+
+NESTED = "query N($id: ID!) { customer(id: $id) { name orders { id items { line sku } } } }"
+
+
+async def test_a_chain_served_in_one_call_is_shared_and_split_by_request(
+    on: InProcessMesh, off: InProcessMesh, statements: Counter[str]
+) -> None:
+    """Orders -> items is one call to `history` per request (nested); concurrent requests share
+    it: every request gets its own customer's orders and items, the same as with coalescing off,
+    also when two ask for the same customer and one for a customer that does not exist."""
+    ids = [{"id": c} for c, _ in CUSTOMERS] + [{"id": CUSTOMERS[3][0]}, {"id": str(uuid.UUID(int=999))}]
+    expected = await concurrently(off, NESTED, ids)
+    assert statements["items"] == N + 1  # off: one items statement per request that found a customer
+    assert expected[3] == expected[N] and expected[N + 1] == {"data": {"customer": None}}
+    assert expected[0]["data"]["customer"]["orders"] == [
+        {"id": o, "items": [{"line": 1, "sku": f"sku {o}-1"}, {"line": 2, "sku": f"sku {o}-2"}] if o != 2 else []}
+        for o in (0, 1, 2)
+    ]
+    statements.clear()
+    before = shared_calls(on, "history")
+    assert await concurrently(on, NESTED, ids) == expected
+    assert 1 <= statements["items"] < N + 1
     assert shared_calls(on, "history") > before
 
 

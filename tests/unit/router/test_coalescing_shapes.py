@@ -70,10 +70,20 @@ def test_own_variable_sets_each_get_the_literal_values() -> None:
     assert [dict(s.values) for s in found[1]] == [{"k0": pb.Value(int=i), "dbmesh_c0": pb.Value(int=7)} for i in (1, 2)]
 
 
-def test_nested_transactions_replicas_and_clashing_names_never_join() -> None:
-    nested = _request()
-    nested.nested.append(pb.NestedQuery(request=_request(), keys=[pb.NestedKey(variable="k0", parent_column=0)]))
-    assert shaped(nested) is None
+def _nesting(child: pb.QueryRequest, parent: pb.QueryRequest) -> pb.QueryRequest:
+    parent.nested.append(pb.NestedQuery(request=child, keys=[pb.NestedKey(variable="k0", parent_column=0)]))
+    return parent
+
+
+def test_nested_requests_are_part_of_the_shape() -> None:
+    one = _nesting(_request(limit=5), _request(_eq("id", pb.Value(int=1))))
+    two = _nesting(_request(limit=5), _request(_eq("id", pb.Value(int=2))))
+    other = _nesting(_request(limit=6), _request(_eq("id", pb.Value(int=1))))
+    assert _key(one) == _key(two) != _key(other)
+    assert _key(one) != _key(_request(_eq("id", pb.Value(int=1))))
+
+
+def test_transactions_replicas_and_clashing_names_never_join() -> None:
     assert shaped(pb.QueryRequest(collection="c", transaction_id="t1")) is None
     assert shaped(pb.QueryRequest(collection="c", replica="h:1")) is None
     clash = _request()
