@@ -42,7 +42,6 @@ from typing import Any
 import orjson
 
 from dbmesh.canonical import distinct_keys
-
 from dbmesh.resolver.client import CallError, ResolverClient
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.router.metrics import Metrics
@@ -215,8 +214,7 @@ class _Part:
         self.response = response
         self.rows = [orjson.loads(rs.rows_json) for rs in response.row_sets] if item.request.nested else []
         self.parts = [
-            _Part(child, self.rows, answer)
-            for child, answer in zip(item.request.nested, response.nested, strict=True)
+            _Part(child, self.rows, answer) for child, answer in zip(item.request.nested, response.nested, strict=True)
         ]
 
     def split(self, parents: list[list[list[Any]]]) -> pb.QueryResponse:

@@ -1,6 +1,6 @@
 """The schema of the coalescing tests (docs/reference.md §7): customers on PostgreSQL (`shop`,
-falling back to the SQLite `cache`), orders and their items on MariaDB (`history`), notes and char(4) codes on PostgreSQL
-with no fallback."""
+falling back to the SQLite `cache`), orders and their items on MariaDB (`history`), notes and
+char(4) codes on PostgreSQL with no fallback."""
 
 from uuid import UUID
 
