@@ -73,6 +73,9 @@ class CollectionInfo:
     unique_keys: tuple[tuple[str, ...], ...] = ()
     is_view: bool = False
     foreign_keys: tuple[ForeignKeyInfo, ...] = ()
+    # Rows stored in primary key order (MySQL/MariaDB InnoDB): a range of the primary key read
+    # through it comes in key order (services/checksum_sql.py `segment_sql`).
+    clustered: bool = False
 
     def column(self, name: str) -> ColumnInfo:
         info = self.columns.get(name)

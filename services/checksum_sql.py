@@ -26,12 +26,7 @@ from __future__ import annotations
 
 from dbmesh.services.catalog import ColumnInfo, Logical
 
-__all__ = ["GROUP_CONCAT_MAX_LEN", "hash_sql", "segment_sql", "text_sql"]
-
-# The session's `group_concat_max_len` for a segment's text (MySQL/MariaDB); the server's
-# `max_allowed_packet` (16 MiB by default) bounds it too. A segment longer than either is read
-# row by row instead (services/checksums.py), never checksummed from a cut text.
-GROUP_CONCAT_MAX_LEN = 1 << 30
+__all__ = ["hash_sql", "segment_sql", "text_sql"]
 
 
 def _pg_text(column: ColumnInfo, logical: Logical, c: str) -> str | None:
@@ -141,7 +136,8 @@ def segment_sql(engine: str, text: str, table: str, where: str, order: str, clus
     does not, the segment's checksum differs from the other side's and the drill-down then compares
     its rows by their order-independent per-row digests: a slower run, never a wrong answer.
 
-    GROUP_CONCAT stops at `group_concat_max_len` (and `max_allowed_packet`) bytes with only a
+    GROUP_CONCAT stops at `group_concat_max_len` (the resolver's session sets it high:
+    services/engines/mysql.py `GROUP_CONCAT_MAX_LEN`) and `max_allowed_packet` bytes with only a
     warning, so the statement also says whether the text may have been cut (its length within a
     character of the limit); the caller then computes that segment another way, never from a cut
     text. PostgreSQL's text has no such limit below 1 GB, past which the statement fails."""

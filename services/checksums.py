@@ -30,7 +30,7 @@ import orjson
 from dbmesh.canonical import MASK, comparable, key_order, key_range, row_digest, row_text, segment_hash
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import CollectionInfo, Logical
-from dbmesh.services.checksum_sql import GROUP_CONCAT_MAX_LEN, hash_sql, segment_sql, text_sql
+from dbmesh.services.checksum_sql import hash_sql, segment_sql, text_sql
 from dbmesh.services.compiler import SqlStatement, compile_predicate, compile_query
 from dbmesh.services.dialects.base import Params
 from dbmesh.services.engines.base import Connection, Engine
@@ -174,21 +174,15 @@ class _Scan:
         ]
         return pb.ChecksumResponse(rows_json=orjson.dumps(digests), rows_read=0, statements=self.statements)
 
-    async def _clustered(self, conn: Connection) -> bool:
+    def _clustered(self) -> bool:
         """MySQL/MariaDB: whether the range can be read in key order through the PRIMARY index
         without an ORDER BY (services/checksum_sql.py `segment_sql`): the key is the table's
-        primary key, column for column, on InnoDB (rows stored in primary key order), and each
-        key column sorts as the comparison does (no string column in a collation other than the
-        exact, binary one). Only speed depends on it: rows read in another order only make the
-        segment look different, and the row-by-row merge then decides."""
+        primary key, column for column, its rows stored in that order (InnoDB, from the catalog),
+        and each key column sorts as the comparison does (no string column in a collation other
+        than the exact, binary one). Only speed depends on it: rows read in another order only make
+        the segment look different, and the row-by-row merge then decides."""
         exact = all(self.collection.column(k).exact_collation is None for k in self.key)
-        if list(self.collection.primary_key) != self.key or not exact:
-            return False
-        params = Params(self.engine.dialect)
-        name = params.add(self.collection.name)
-        sql = f"SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {name}"
-        rows = await self.fetch(conn, sql, params.values)
-        return bool(rows) and str(rows[0][0]).lower() == "innodb"
+        return self.collection.clustered and list(self.collection.primary_key) == self.key and exact
 
     async def _segment_in_pages(
         self, conn: Connection, text: str, lower: list[Any] | None, upper: list[Any] | None
@@ -219,10 +213,7 @@ class _Scan:
         table = dialect.quote(self.collection.name)
         order = self.order()
         async with self.engine.connection() as conn:
-            clustered = False
-            if self.engine.name == "mysql":
-                clustered = await self._clustered(conn)
-                await conn.execute(f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}", [])
+            clustered = self.engine.name == "mysql" and self._clustered()
             boundaries = given if given is not None else []
             if given is None and segment_rows > 0:
                 boundaries = await self._boundaries(conn, segment_rows)

@@ -59,6 +59,10 @@ from dbmesh.services.transactions import is_dbmesh_global_id
 
 __all__ = ["MysqlEngine"]
 
+# The session's `group_concat_max_len`, for a reconcile segment's text (services/checksum_sql.py
+# `segment_sql`); the server's `max_allowed_packet` (16 MiB by default) bounds it too. A segment
+# longer than either is read row by row instead, never checksummed from a cut text.
+GROUP_CONCAT_MAX_LEN = 1 << 30
 _SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_IN_DATE,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION"
 # How long Commit/Rollback by global id waits for a just-closed session to let go of the
 # prepared transaction (MariaDB detaches it within milliseconds of the disconnect).
@@ -207,6 +211,7 @@ class MysqlEngine(Engine):
             f"sql_mode = '{_SQL_MODE}'",
             f"max_statement_time = {self.timeout:.3f}",
             f"innodb_lock_wait_timeout = {max(1, int(self.timeout + 0.999))}",
+            f"group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
         ]
         self._writable_session_sql = "SET " + ", ".join(session)
         if config.read_only:
@@ -303,7 +308,8 @@ class MysqlEngine(Engine):
         where = f"TABLE_SCHEMA = {self.dialect.placeholder(1)}"
         async with self.connection() as conn:
             tables = await conn.fetch(
-                f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE {where} ORDER BY TABLE_NAME",
+                "SELECT TABLE_NAME, TABLE_TYPE, ENGINE FROM information_schema.TABLES"
+                f" WHERE {where} ORDER BY TABLE_NAME",
                 schema,
             )
             columns = await conn.fetch(
@@ -354,7 +360,7 @@ class MysqlEngine(Engine):
             entry[1].append(str(column))
             entry[2].append(str(referenced_column))
         catalog = Catalog()
-        for table, kind in tables:
+        for table, kind, storage in tables:
             name = str(table)
             catalog.collections[name] = CollectionInfo(
                 name,
@@ -362,6 +368,7 @@ class MysqlEngine(Engine):
                 tuple(indexes.get((name, "PRIMARY"), ())),
                 tuple(tuple(cols) for (t, index), cols in indexes.items() if t == name and index != "PRIMARY"),
                 is_view=kind == "VIEW",
+                clustered=str(storage).lower() == "innodb",
                 foreign_keys=tuple(
                     ForeignKeyInfo(constraint, tuple(cols), referenced, tuple(ref_cols))
                     for (t, constraint), (referenced, cols, ref_cols) in foreign.items()

@@ -189,7 +189,7 @@ async def test_a_myisam_table_is_read_in_order(mysql_database: DatabaseInfo, res
 async def test_a_segment_longer_than_group_concat_max_len_is_never_cut(
     mysql_database: DatabaseInfo, resolvers: Resolvers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dbmesh.services.checksums.GROUP_CONCAT_MAX_LEN", 300)
+    monkeypatch.setattr("dbmesh.services.engines.mysql.GROUP_CONCAT_MAX_LEN", 300)
     db = Database.server("maria", mysql_database)
     await _table(db)
     stub = await resolvers.start(db)
