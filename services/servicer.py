@@ -75,35 +75,6 @@ def _traceparent(context: grpc.aio.ServicerContext) -> str:
     return "-"
 
 
-class _Backstop:
-    """What `asyncio.timeout` does for a call, without its state machine: after `seconds` the
-    running task is cancelled. `expired()` (exactly once, when the call ends) disarms the timer and
-    says whether the cancellation the call ends with is the backstop's own (then taken back, as
-    `asyncio.timeout` takes it back). `asyncio.timeout`'s context manager cost 3 % of the
-    resolver's CPU on a Point request (bench/results/perf-round3-lean.md)."""
-
-    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
-
-    def __init__(self, seconds: float) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._fired = False
-        self._handle: asyncio.TimerHandle | None = task.get_loop().call_later(seconds, self._fire)
-
-    def _fire(self) -> None:
-        self._fired = True
-        self._task.cancel()
-
-    def expired(self) -> bool:
-        if self._handle is None:
-            return False
-        self._handle.cancel()
-        self._handle = None
-        return self._fired and self._task.uncancel() <= self._cancelling
-
-
 def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
     """Run an RPC under its deadline, log it with its trace context, and turn failures into
     gRPC statuses."""
@@ -115,15 +86,8 @@ def _rpc(method: Handler[Request, Response]) -> Handler[Request, Response]:
         deadline = self.engine.timeout if remaining is None else min(self.engine.timeout, remaining)
         outcome = "OK"
         try:
-            backstop = _Backstop(deadline + _GRACE_SECS)
-            try:
+            async with asyncio.timeout(deadline + _GRACE_SECS):
                 return await method(self, request, context)
-            except asyncio.CancelledError:
-                if backstop.expired():
-                    raise TimeoutError from None
-                raise
-            finally:
-                backstop.expired()
         except ResolverError as exc:
             outcome = exc.code.name
             await context.abort(exc.code, exc.message)
