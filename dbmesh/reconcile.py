@@ -384,12 +384,8 @@ class _Comparison:
         whole = self.request(None, None, segment_rows=SEGMENT_ROWS)
         a, b = await _gathered(self.checksum(self.source, whole), self.checksum(self.target, whole))
         rows_a, rows_b = (sum(s.rows for s in w.segments) for w in (a, b))
-        pairs = list(zip(a.segments, b.segments, strict=False))
-        if (
-            orjson.loads(a.boundaries_json) == orjson.loads(b.boundaries_json)
-            and len(a.segments) == len(b.segments)
-            and all(x.rows == y.rows and x.checksum == y.checksum for x, y in pairs)
-        ):
+        segments_a, segments_b = ([(s.rows, s.checksum) for s in w.segments] for w in (a, b))
+        if segments_a == segments_b and orjson.loads(a.boundaries_json) == orjson.loads(b.boundaries_json):
             self.result.same += rows_a
             return
         await self.range(None, None, rows_a, rows_b, 0)
