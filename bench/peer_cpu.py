@@ -4,7 +4,9 @@
 checkout (its own source tree, run with this Python) over the peer benchmark's configuration and
 schema (`PEER_BENCH_DIR/dbmesh/`, on a free port), drives each with the peer benchmark's own
 `load.sh` (wrk, the same queries and ids), and prints, per scenario and round, the requests/s and
-the user + system CPU milliseconds per request of the router and of each resolver. Checkouts take
+the user + system CPU milliseconds per request of the router, of each resolver and of the two
+database servers (`run-all.sh`'s PostgreSQL, postmaster and backends, and MariaDB; shared by the
+checkouts, measured while each one's load runs). Checkouts take
 turns within every round, so a busy machine weighs on all of them alike: compare checkouts within
 one run, never across runs. The peer benchmark (`run-all.sh`) gives ratios against the other
 systems but no per-process CPU; this is what tells which process a change helped. It needs the
@@ -56,6 +58,13 @@ def _load(peer_bench: Path, url: str, scenario: str, seconds: int, connections: 
     return float(line[2])
 
 
+def _database_pids() -> dict[str, int]:
+    """The pids of the peer benchmark's database servers (`servers.sh`'s pid files), where running."""
+    work = Path(os.environ.get("PEER_BENCH_WORK", Path(tempfile.gettempdir()) / "dbmesh-peer-bench"))
+    files = {"pg": work / "pg" / "postmaster.pid", "mariadb": work / "my" / "mysqld.pid"}
+    return {name: int(f.read_text().split()[0]) for name, f in files.items() if f.exists()}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -73,7 +82,8 @@ def main(argv: list[str]) -> int:
         for mesh in meshes:
             mesh.start()
             mesh.wait_ready()
-        meters = [CpuMeter(mesh.pids()) for mesh in meshes]
+        databases = _database_pids()
+        meters = [CpuMeter({**mesh.pids(), **databases}, trees=frozenset({"pg"})) for mesh in meshes]
         names = list(meters[0].pids)
         print("CPU ms/request; " + ", ".join(f"[{i}] {c}" for i, c in enumerate(checkouts)))
         print(f"{'scenario':8} {'#':>2} {'rps':>8} " + " ".join(f"{n[-16:]:>16}" for n in names), flush=True)

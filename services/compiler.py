@@ -328,6 +328,7 @@ class _Prepared:
     source: CollectionInfo
     shape: _Shape
     split: _Split
+    keyed_shape: _Shape  # `shape` as the keyed statement sorts (see `_keyed_order`)
 
 
 def _prepare(request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect, batched: bool) -> _Prepared:
@@ -336,7 +337,24 @@ def _prepare(request: pb.QueryRequest, collection: CollectionInfo, dialect: Dial
     columns = [collection.column(c.name) for c in request.columns]
     shape = _Shape(request, collection, dialect, columns, _order(request, collection))
     split = _split_keys(request.predicate if request.HasField("predicate") else None) if batched else None
-    return _Prepared(source, shape, split)
+    keyed_shape = shape
+    if split is not None and split[0]:
+        keys = [collection.column(c.column) for c in split[0]]
+        keyed_shape = replace(shape, order=_keyed_order(shape.order, keys))
+    return _Prepared(source, shape, split, keyed_shape)
+
+
+def _keyed_order(order: list[tuple[ColumnInfo, bool]], keys: list[ColumnInfo]) -> list[tuple[ColumnInfo, bool]]:
+    """`order` for a keyed statement: the key columns first, sorted as stored, then the rest.
+    Within one key they hold one value (matched exactly, never NULL) and rows reach their sets by
+    key, so neither the order across keys nor the collation the keys sort in changes a row set; in
+    this form an index that finds the rows also returns them in order, with no sort: MariaDB read
+    `order_items` by its primary key (order_id, product_id) and then sorted every row again by
+    `CONVERT(order_id USING utf8mb4) COLLATE utf8mb4_nopad_bin`, and `orders` by
+    `customer_id`'s index (which ends in the primary key `id`) and then sorted by `id`."""
+    names = {c.name for c in keys}
+    stored = [(replace(c, exact_collation=None, case_insensitive=False, nullable=False), False) for c in keys]
+    return stored + [(c, desc) for c, desc in order if c.name not in names]
 
 
 def _without_variables(request: pb.QueryRequest) -> pb.QueryRequest:
@@ -397,7 +415,7 @@ def compile_query(
     key_cmps, rest = split
     if not key_cmps:  # variables bind nothing: one statement serves every set
         return CompiledQuery([_plain_statement(shape)], columns, 0, [], [() for _ in sets], len(sets))
-    return _compile_keyed(shape, key_cmps, rest, sets)
+    return _compile_keyed(prepared.keyed_shape, key_cmps, rest, sets)
 
 
 def _compile_keyed(

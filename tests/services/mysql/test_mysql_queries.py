@@ -4,6 +4,8 @@ order, paging, keyed batching, canonical values, and `%` in SQL text."""
 from __future__ import annotations
 
 import math
+import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -166,3 +168,46 @@ async def test_percent_and_backtick_in_identifiers(resolver: Resolver, sql: Sql)
         order_by=[pb.OrderBy(column="100%")],
     )
     assert rows == [[1, 10, "x"], [2, None, "y"]]
+
+
+def _explain_extras(sql: Sql, statement: str, keys: list[str]) -> list[str]:
+    """The `Extra` column of EXPLAIN for a keyed statement the resolver ran, its placeholders
+    `%(pN)s` replaced by the quoted distinct `keys` (the exact comparison of a case-insensitive
+    column binds them all again)."""
+    text = re.sub(r"%\(p(\d+)\)s", lambda m: f"'{keys[(int(m.group(1)) - 1) % len(keys)]}'", statement)
+    text = text.replace("%%", "%")
+    return [str(row[-1]) for row in sql("EXPLAIN " + text)]
+
+
+async def test_keyed_fetches_come_in_index_order_with_no_sort(resolver: Resolver, sql: Sql) -> None:
+    """A relation fetch by an index's leading columns needs no sort: the key columns lead the
+    order, sorted as stored (within one key they hold one value), so the index that finds the rows
+    returns them in order: here a primary key (order, product) led by case-insensitive ascii text, and
+    a secondary index on a text column (which ends in the primary key)."""
+    o1, o2 = "0b7e9f4c-3d2a-5e1b-9c8d-7f6e5d4c3b2a", "0a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d"
+    sql(
+        f"""CREATE TABLE order_lines (order_id CHAR(36) CHARACTER SET ascii NOT NULL,
+            product INT NOT NULL, qty INT NOT NULL, PRIMARY KEY (order_id, product));
+        INSERT INTO order_lines VALUES ('{o1}', 30, 1), ('{o2}', 20, 2), ('{o1}', 10, 3), ('{o2}', 11, 4),
+            ('{o1}', 12, 5);
+        CREATE TABLE buys (id INT PRIMARY KEY, who VARCHAR(10) NOT NULL, KEY by_who (who));
+        INSERT INTO buys VALUES (5, 'ann'), (2, 'ANN'), (9, 'ann'), (1, 'bob'), (7, 'ann ')"""
+    )
+    lines = await resolver.query(
+        "order_lines",
+        ["product", "qty"],
+        predicate=cmp("order_id", pb.OPERATOR_EQ, "$o"),
+        variables=[pb.VariableSet(values={"o": to_proto(uuid.UUID(o))}) for o in (o1, o2, o1)],
+    )
+    by_order = [[[10, 3], [12, 5], [30, 1]], [[11, 4], [20, 2]]]
+    assert [decode(s) for s in lines.row_sets] == [by_order[0], by_order[1], by_order[0]]
+    assert "filesort" not in " ".join(_explain_extras(sql, lines.statements[0].sql, [o1, o2]))
+    buys = await resolver.query(
+        "buys",
+        ["id"],
+        predicate=cmp("who", pb.OPERATOR_EQ, "$w"),
+        variables=[pb.VariableSet(values={"w": to_proto(w)}) for w in ("ann", "bob", "ANN")],
+    )
+    assert [decode(s) for s in buys.row_sets] == [[[5], [9]], [[1]], [[2]]]
+    extras = _explain_extras(sql, buys.statements[0].sql, ["ann", "bob", "ANN"])
+    assert "filesort" not in " ".join(extras)
