@@ -25,6 +25,7 @@ from harness.mesh import InProcessMesh, post_together
 from harness.servers import DatabaseInfo
 
 from dbmesh.resolver.v1 import resolver_pb2 as pb
+from dbmesh.router import coalescing
 from dbmesh.services.servicer import ResolverServicer
 
 SCHEMA = Path(__file__).with_name("coalescing_schema.py")
@@ -277,3 +278,89 @@ async def test_char_n_lookups_get_the_row_they_get_alone(on: InProcessMesh) -> N
     assert short == {"data": {"code": {"code": "ab  ", "label": "short"}}}
     bodies = await concurrently(on, query, [{"c": "ab"}, {"c": "abcd"}, {"c": "ab"}])
     assert bodies == [short, {"data": {"code": {"code": "abcd", "label": "long"}}}, short]
+
+
+def _order(order_id: int) -> pb.QueryRequest:
+    request = pb.QueryRequest(collection="orders", columns=[pb.ColumnRef(name="id"), pb.ColumnRef(name="total")])
+    request.predicate.comparison.CopyFrom(
+        pb.Comparison(column="id", operator=pb.OPERATOR_EQ, operand=pb.Operand(value=pb.Value(int=order_id)))
+    )
+    return request
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(400):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never: {what}")
+
+
+async def _locked_orders(my: DatabaseInfo) -> aiomysql.Connection:
+    """A session holding `LOCK TABLES orders WRITE`: every read of `orders` waits until it unlocks."""
+    conn = await aiomysql.connect(
+        host=my.host, port=my.port, user=my.user, password=my.password, db=my.database, autocommit=True
+    )
+    async with conn.cursor() as cur:
+        await cur.execute("LOCK TABLES orders WRITE")
+    return conn
+
+
+async def _unlock(conn: aiomysql.Connection) -> None:
+    async with conn.cursor() as cur:
+        await cur.execute("UNLOCK TABLES")
+    conn.close()
+
+
+def _expect_orders(answers: list[Any], ids: list[int]) -> None:
+    totals = {o: total for o, _, total in ORDERS}
+    for answer, order_id in zip(answers, ids, strict=True):
+        assert not isinstance(answer, BaseException), answer
+        assert [(orjson.loads(rows), db) for rows, db in answer.row_sets] == [
+            ([[order_id, totals[order_id]]], "history")
+        ]
+
+
+async def test_fetches_arriving_while_calls_are_in_flight_wait_and_go_out_as_one(
+    on: InProcessMesh, statements: Counter[str], mysql_module_database: DatabaseInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # IN_FLIGHT (2) calls of a shape on their way: the next fetches of that shape wait for one of
+    # them to land and then go out together, although each came in a turn of its own.
+    monkeypatch.setattr(coalescing, "HOLD_SECONDS", 30.0)
+    ids = [o for o, _, _ in ORDERS][:7]
+    traffic = on.router.traffic
+    locker = await _locked_orders(mysql_module_database)
+    try:
+        calls = []
+        for order_id in ids:
+            calls.append(asyncio.create_task(traffic.fetch(("history",), _order(order_id), None, coalesce=True)))
+            sent = len(calls)
+            if sent <= coalescing.IN_FLIGHT:
+                await _until(lambda n=sent: statements["orders"] == n, f"call {sent} on its way")
+            else:
+                await asyncio.sleep(0.01)  # a turn (many) of its own
+        assert statements["orders"] == coalescing.IN_FLIGHT  # the other five are held
+    finally:
+        await _unlock(locker)
+    _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
+    assert statements["orders"] == coalescing.IN_FLIGHT + 1
+
+
+async def test_a_fetch_held_by_a_call_stuck_in_flight_goes_out_after_the_hold(
+    on: InProcessMesh, statements: Counter[str], mysql_module_database: DatabaseInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coalescing, "HOLD_SECONDS", 0.05)
+    ids = [o for o, _, _ in ORDERS][:3]
+    traffic = on.router.traffic
+    locker = await _locked_orders(mysql_module_database)
+    try:
+        calls = []
+        for order_id in ids:
+            calls.append(asyncio.create_task(traffic.fetch(("history",), _order(order_id), None, coalesce=True)))
+            await asyncio.sleep(0.01)
+        # The first two are still stuck behind the lock; the third went out without them.
+        await _until(lambda: statements["orders"] == 3, "the held fetch sent while the others are stuck")
+        assert not any(call.done() for call in calls)
+    finally:
+        await _unlock(locker)
+    _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
