@@ -31,8 +31,9 @@ from dbmesh.services.catalog import CollectionInfo, ColumnInfo, Logical
 from dbmesh.services.dialects.base import Dialect, Params
 from dbmesh.services.errors import InvalidArgument
 from dbmesh.services.values import from_proto, reader
+from dbmesh.services.values import to_proto as _to_proto
 
-__all__ = ["CompiledQuery", "ShapeCache", "SqlStatement", "compile_predicate", "compile_query"]
+__all__ = ["CompiledQuery", "ShapeCache", "SqlStatement", "compile_nested", "compile_predicate", "compile_query"]
 
 ROW_NUMBER = "dbmesh_rn"
 
@@ -381,7 +382,7 @@ class ShapeCache:
         return len(self._entries)
 
     def prepared(self, request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect) -> _Prepared:
-        shape = _without_variables(request)
+        shape = _without_variables(request) if request.variables or request.nested else request
         key = (request.collection, shape.SerializeToString(deterministic=True))
         entry = self._entries.get(key)
         if entry is not None and entry.source is collection and entry.shape.dialect is dialect:
@@ -415,14 +416,6 @@ def compile_query(
     key_cmps, rest = split
     if not key_cmps:  # variables bind nothing: one statement serves every set
         return CompiledQuery([_plain_statement(shape)], columns, 0, [], [() for _ in sets], len(sets))
-    return _compile_keyed(prepared.keyed_shape, key_cmps, rest, sets)
-
-
-def _compile_keyed(
-    shape: _Shape, key_cmps: list[pb.Comparison], rest: list[pb.Expression], sets: list[pb.VariableSet]
-) -> CompiledQuery:
-    d = shape.dialect
-    key_columns = [shape.collection.column(c.column) for c in key_cmps]
     names = [c.operand.variable for c in key_cmps]
     decoded: list[list[Any]] = []
     for index, variable_set in enumerate(sets):
@@ -432,6 +425,45 @@ def _compile_keyed(
                 raise InvalidArgument(f"variable set {index} does not bind variable {name!r}")
             values.append(from_proto(variable_set.values[name]))
         decoded.append(values)
+    return _compile_keyed(prepared.keyed_shape, key_cmps, rest, decoded)
+
+
+def compile_nested(
+    request: pb.QueryRequest,
+    collection: CollectionInfo,
+    dialect: Dialect,
+    cache: ShapeCache,
+    variables: list[str],
+    keys: list[tuple[Any, ...]],
+) -> CompiledQuery:
+    """`compile_query` of `request` (which has no variable sets) with one variable set per key of
+    `keys`, binding `variables` to its values (decoded values, as `from_proto` gives them), the
+    sets never built: a nested request over its parent's keys (services.nesting)."""
+    prepared = cache.prepared(request, collection, dialect)
+    split = prepared.split
+    if split is None or not split[0]:  # not a keyed shape: the general path, over real sets
+        sets = [pb.VariableSet(values={n: _to_proto(v) for n, v in zip(variables, key, strict=True)}) for key in keys]
+        with_sets = pb.QueryRequest()
+        with_sets.CopyFrom(request)
+        with_sets.variables.extend(sets)
+        return compile_query(with_sets, collection, dialect, cache)
+    key_cmps, rest = split
+    position = {name: i for i, name in enumerate(variables)}
+    for cmp in key_cmps:
+        if cmp.operand.variable not in position:
+            raise InvalidArgument(f"variable set 0 does not bind variable {cmp.operand.variable!r}")
+    order = [position[c.operand.variable] for c in key_cmps]
+    decoded = [[key[i] for i in order] for key in keys]
+    return _compile_keyed(prepared.keyed_shape, key_cmps, rest, decoded)
+
+
+def _compile_keyed(
+    shape: _Shape, key_cmps: list[pb.Comparison], rest: list[pb.Expression], decoded: list[list[Any]]
+) -> CompiledQuery:
+    """The keyed statements of `shape` for `decoded`: per variable set, the values of its key
+    variables (in `key_cmps` order)."""
+    d = shape.dialect
+    key_columns = [shape.collection.column(c.column) for c in key_cmps]
     key_columns = [
         as_uuid(column) if any(isinstance(v[i], uuid.UUID) for v in decoded) else column
         for i, column in enumerate(key_columns)
@@ -463,4 +495,4 @@ def _compile_keyed(
         step = per_statement or len(bound_keys)
         for start in range(0, len(bound_keys), step):
             statements.append(_keyed_statement(shape, key_columns, rest, bound_keys[start : start + step]))
-    return CompiledQuery(statements, shape.columns, len(key_columns), key_readers, set_keys, len(sets))
+    return CompiledQuery(statements, shape.columns, len(key_columns), key_readers, set_keys, len(decoded))

@@ -1,6 +1,7 @@
 """Requests nested in a Query (docs/reference.md §8): a chain of relations served by one database
-in one call. This module checks them and derives each nested request's variable sets from its
-parent's canonical rows; `services.servicer` runs them, on the parent's connection.
+in one call. This module checks them and derives each nested request's keys from its parent's
+canonical rows (what its variable sets would bind, had the router sent them); `services.servicer`
+runs them, on the parent's connection (`services.compiler.compile_nested`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dbmesh.canonical import distinct_keys
 from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.services.catalog import Catalog, CollectionInfo, Logical
 from dbmesh.services.errors import InvalidArgument
-from dbmesh.services.values import canonical_value
+from dbmesh.services.values import key_value
 
-__all__ = ["check_nested", "empty_response", "nested_request"]
+__all__ = ["check_nested", "empty_response", "nested_keys"]
 
 
 def check_nested(request: pb.QueryRequest, catalog: Catalog, path: str = "nested") -> None:
@@ -41,27 +42,22 @@ def check_nested(request: pb.QueryRequest, catalog: Catalog, path: str = "nested
         check_nested(child, catalog, f"{where}.nested")
 
 
-def nested_request(
+def nested_keys(
     parent: pb.QueryRequest,
     collection: CollectionInfo,
     item: pb.NestedQuery,
     row_sets: Sequence[Sequence[Sequence[Any]]],
-) -> pb.QueryRequest | None:
-    """`item`'s request with one variable set per distinct key of the parent's rows (each value
-    typed as the parent read its column); None when there is no key."""
+) -> list[tuple[Any, ...]]:
+    """The distinct keys of the parent's rows that `item` binds, in order of first appearance,
+    each value as the router would send it back (typed as the parent read its column), in the
+    order of `item.keys`: what its request's variable sets would bind, without building them."""
     columns = [k.parent_column for k in item.keys]
-    keys = distinct_keys((row for rows in row_sets for row in rows), columns)
-    if not keys:
-        return None
     types = [_logical(parent.columns[i], collection) for i in columns]
-    names = [k.variable for k in item.keys]
-    request = pb.QueryRequest()
-    request.CopyFrom(item.request)
-    request.variables.extend(
-        pb.VariableSet(values={n: canonical_value(v, t) for n, v, t in zip(names, key, types, strict=True)})
-        for key in keys
-    )
-    return request
+    rows = (row for rows in row_sets for row in rows)
+    if len(columns) == 1:
+        logical = types[0]
+        return [(key_value(key[0], logical),) for key in distinct_keys(rows, columns)]
+    return [tuple(key_value(v, t) for v, t in zip(key, types, strict=True)) for key in distinct_keys(rows, columns)]
 
 
 def empty_response(request: pb.QueryRequest) -> pb.QueryResponse:

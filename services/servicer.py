@@ -36,7 +36,7 @@ from dbmesh.resolver.v1 import resolver_pb2 as pb
 from dbmesh.resolver.v1 import resolver_pb2_grpc as pb_grpc
 from dbmesh.services.catalog import Catalog, CollectionInfo, Logical
 from dbmesh.services.checksums import checksum
-from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_query
+from dbmesh.services.compiler import CompiledQuery, ShapeCache, compile_nested, compile_query
 from dbmesh.services.engines.base import Connection, Engine
 from dbmesh.services.errors import (
     AlreadyExists,
@@ -46,7 +46,7 @@ from dbmesh.services.errors import (
     ResolverError,
     Unimplemented,
 )
-from dbmesh.services.nesting import check_nested, empty_response, nested_request
+from dbmesh.services.nesting import check_nested, empty_response, nested_keys
 from dbmesh.services.system_tables import system_tables
 from dbmesh.services.transactions import Transactions, check_global_id
 from dbmesh.services.values import reader
@@ -252,12 +252,14 @@ class ResolverServicer(pb_grpc.ResolverServicer):
         row_sets = _canonical_sets(compiled, results, _readers(request, collection))
         nested = []
         for item in request.nested:
-            child = nested_request(request, collection, item, row_sets)
-            if child is None:
+            keys = nested_keys(request, collection, item, row_sets)
+            if not keys:
                 nested.append(empty_response(item.request))
                 continue
+            child = item.request
             child_collection = reading.catalog.collection(child.collection)
-            child_compiled = compile_query(child, child_collection, self.engine.dialect, self._shapes)
+            variables = [k.variable for k in item.keys]
+            child_compiled = compile_nested(child, child_collection, self.engine.dialect, self._shapes, variables, keys)
             # Its statements' spans go under the router's span of its fetch, when it names one.
             under = replace(reading, fetch=current().remote(item.traceparent)) if item.traceparent else reading
             nested.append(await self._read(child, child_collection, child_compiled, under))

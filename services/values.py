@@ -46,6 +46,7 @@ __all__ = [
     "bounded_decimal",
     "canonical_value",
     "from_proto",
+    "key_value",
     "parse_datetime",
     "reader",
     "to_proto",
@@ -335,6 +336,24 @@ def canonical_value(value: Any, logical: Logical) -> pb.Value:
         return pb.Value(json=orjson.dumps(value).decode())
     kind, convert = _CANONICAL_KINDS.get(logical, ("string", str))
     return pb.Value(**{kind: convert(value)})
+
+
+def key_value(value: Any, logical: Logical) -> Any:
+    """`from_proto(canonical_value(value, logical))` without the contract value between: a
+    canonical value read from a row as the key a request nested under that row binds
+    (services.nesting), exactly as if the router had sent it back."""
+    if value is None:
+        return None
+    if logical == Logical.UUID:
+        try:
+            return uuid.UUID(str(value))
+        except ValueError:
+            return str(value)
+    if logical == Logical.INT:
+        return int(value)
+    if logical == Logical.STRING or logical == Logical.UNSPECIFIED:
+        return str(value)
+    return from_proto(canonical_value(value, logical))
 
 
 # The contract value kind of each logical type a canonical value converts to directly.
