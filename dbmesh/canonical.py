@@ -156,6 +156,9 @@ def distinct_keys(rows: Iterable[Sequence[Any]], columns: Sequence[int]) -> list
     appearance, without keys with a null part (null equals nothing). The router batches a relation
     over its parent rows' keys, and a resolver a nested request over them (docs/reference.md §8):
     both by this one function, so they agree on the keys and their order."""
+    if len(columns) == 1:  # every relation on a single-column key: no tuple per row
+        (i,) = columns
+        return [(value,) for value in dict.fromkeys(row[i] for row in rows) if value is not None]
     return list(dict.fromkeys(key for row in rows if None not in (key := tuple(row[i] for i in columns))))
 
 
