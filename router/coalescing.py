@@ -9,7 +9,8 @@ The contract, stated plainly (as `graphql/dataloader` states its own):
   variable sets are its own sets (one, empty, when it has none), each binding those variables
   to its values. Requests of one shape to one database join one call: their sets, concatenated
   in the order they joined; caller i gets back the row sets at its positions, exactly as many as
-  it sent (`ResolverClient.query` fails a call whose count is wrong). The resolver compiles
+  it sent, and no statements (they are no one caller's; traced requests, which show theirs, never
+  join) (`ResolverClient.query` fails a call whose count is wrong). The resolver compiles
   such a call into one statement (`services.compiler`: `column = $variable` in the top-level
   AND), with `limit`/`offset` per set.
 * A request with `nested` requests (a chain served in the same call) joins as any other: the
@@ -219,12 +220,10 @@ class Coalescer:
             answers, start = [], 0
             for caller in callers:
                 end = start + len(caller.sets)
+                # No statements: a shared call's are no one request's, and traced requests,
+                # the ones that show theirs, never share.
                 answers.append(
-                    pb.QueryResponse(
-                        row_sets=response.row_sets[start:end],
-                        statements=response.statements,
-                        nested=nesting.split(start, end),
-                    )
+                    pb.QueryResponse(row_sets=response.row_sets[start:end], nested=nesting.split(start, end))
                 )
                 start = end
         except (ValueError, KeyError, IndexError, TypeError, orjson.JSONDecodeError):  # not the answer asked for
@@ -258,7 +257,6 @@ class _Part:
         mine = [self.positions[k] for k in distinct_keys((row for rows in parents for row in rows), self.columns)]
         return pb.QueryResponse(
             row_sets=[self.response.row_sets[i] for i in mine],
-            statements=self.response.statements,
             nested=[part.split([self.rows[i] for i in mine]) for part in self.parts],
         )
 

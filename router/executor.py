@@ -72,10 +72,13 @@ class Execution:
         span: Span = NO_SPAN,
         rows: RowAccess | None = None,
         coalesce: bool = False,
+        routes: bool = True,
     ) -> None:
         """`rows`: the caller's row filters (`router.access`), ANDed into every request; None: none.
-        `coalesce`: its fetches may share calls with other requests' (`router.coalescing`)."""
+        `coalesce`: its fetches may share calls with other requests' (`router.coalescing`).
+        `routes`: record the statements the resolvers ran (`routes`, for the trace extension)."""
         self.coalesce = coalesce
+        self.record_routes = routes
         self.plan = plan
         self.rows = rows
         self.span = span
@@ -295,7 +298,9 @@ class Execution:
         return fetched
 
     def _record(self, fetch: int, served: Served, statements: Seq[pb.Statement]) -> None:
-        """The statements the resolver ran for fetch `fetch`, as trace routes."""
+        """The statements the resolver ran for fetch `fetch`, as trace routes (when recorded)."""
+        if not self.record_routes:
+            return
         for statement in statements:
             route: dict[str, Any] = {
                 "database": served.database,

@@ -200,6 +200,7 @@ class Router:
             if (operation := get_operation_ast(document, request.operation_name)) and operation.name:
                 span.set("graphql.operation.name", operation.name.value)
         limits = view.limits
+        traced = self._wants_trace(request, view)
         execution = Execution(
             plan,
             view.index,
@@ -211,7 +212,8 @@ class Router:
             span=span,
             rows=rows,
             # A shared call belongs to no one request's trace: a traced request makes its own.
-            coalesce=not span.recording and not self._wants_trace(request, view),
+            coalesce=not span.recording and not traced,
+            routes=traced,
         )
         execution.outcomes.update(seed(prepared.entities))
         started = time.perf_counter()
@@ -245,7 +247,7 @@ class Router:
         if errors:
             body["errors"] = errors
         body["data"] = data
-        if self._wants_trace(request, view):
+        if traced:
             body["extensions"] = {
                 "trace": {
                     "query": request.query,
