@@ -9,6 +9,7 @@ coalescing nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
 from collections import Counter
@@ -296,20 +297,24 @@ async def _until(condition: Any, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def _locked_orders(my: DatabaseInfo) -> aiomysql.Connection:
-    """A session holding `LOCK TABLES orders WRITE`: every read of `orders` waits until it unlocks."""
+@contextlib.asynccontextmanager
+async def _orders_locked(my: DatabaseInfo) -> AsyncIterator[None]:
+    """A session holding `LOCK TABLES orders WRITE` meanwhile: every read of `orders` waits."""
     conn = await aiomysql.connect(
         host=my.host, port=my.port, user=my.user, password=my.password, db=my.database, autocommit=True
     )
-    async with conn.cursor() as cur:
-        await cur.execute("LOCK TABLES orders WRITE")
-    return conn
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("LOCK TABLES orders WRITE")
+        yield
+    finally:
+        async with conn.cursor() as cur:
+            await cur.execute("UNLOCK TABLES")
+        conn.close()
 
 
-async def _unlock(conn: aiomysql.Connection) -> None:
-    async with conn.cursor() as cur:
-        await cur.execute("UNLOCK TABLES")
-    conn.close()
+def _fetch_order(mesh: InProcessMesh, order_id: int) -> asyncio.Task[Any]:
+    return asyncio.create_task(mesh.router.traffic.fetch(("history",), _order(order_id), None, coalesce=True))
 
 
 def _expect_orders(answers: list[Any], ids: list[int]) -> None:
@@ -328,20 +333,16 @@ async def test_fetches_arriving_while_calls_are_in_flight_wait_and_go_out_as_one
     # them to land and then go out together, although each came in a turn of its own.
     monkeypatch.setattr(coalescing, "HOLD_SECONDS", 30.0)
     ids = [o for o, _, _ in ORDERS][:7]
-    traffic = on.router.traffic
-    locker = await _locked_orders(mysql_module_database)
-    try:
-        calls = []
+    calls = []
+    async with _orders_locked(mysql_module_database):
         for order_id in ids:
-            calls.append(asyncio.create_task(traffic.fetch(("history",), _order(order_id), None, coalesce=True)))
+            calls.append(_fetch_order(on, order_id))
             sent = len(calls)
             if sent <= coalescing.IN_FLIGHT:
                 await _until(lambda n=sent: statements["orders"] == n, f"call {sent} on its way")
             else:
                 await asyncio.sleep(0.01)  # a turn (many) of its own
         assert statements["orders"] == coalescing.IN_FLIGHT  # the other five are held
-    finally:
-        await _unlock(locker)
     _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
     assert statements["orders"] == coalescing.IN_FLIGHT + 1
 
@@ -351,16 +352,12 @@ async def test_a_fetch_held_by_a_call_stuck_in_flight_goes_out_after_the_hold(
 ) -> None:
     monkeypatch.setattr(coalescing, "HOLD_SECONDS", 0.05)
     ids = [o for o, _, _ in ORDERS][:3]
-    traffic = on.router.traffic
-    locker = await _locked_orders(mysql_module_database)
-    try:
-        calls = []
+    calls = []
+    async with _orders_locked(mysql_module_database):
         for order_id in ids:
-            calls.append(asyncio.create_task(traffic.fetch(("history",), _order(order_id), None, coalesce=True)))
+            calls.append(_fetch_order(on, order_id))
             await asyncio.sleep(0.01)
         # The first two are still stuck behind the lock; the third went out without them.
         await _until(lambda: statements["orders"] == 3, "the held fetch sent while the others are stuck")
         assert not any(call.done() for call in calls)
-    finally:
-        await _unlock(locker)
     _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
