@@ -160,7 +160,7 @@ class Coalescer:
             if self._flying.get(key, 0) < IN_FLIGHT:
                 loop.call_soon(self._flush, database, key, timeout)
             else:
-                call.held = loop.call_later(HOLD_SECONDS, self._flush, database, key, timeout)
+                call.held = loop.call_later(HOLD_SECONDS, self._hold_over, database, key, timeout)
         caller = _Caller(sets, loop.create_future())
         call.callers.append(caller)
         response = await caller.answer
@@ -184,7 +184,12 @@ class Coalescer:
         if call is not None and call.held is not None:
             call.held.cancel()
             call.held = None
+            self.metrics.held(database, "landed")
             asyncio.get_running_loop().call_soon(self._flush, database, key, timeout)
+
+    def _hold_over(self, database: str, key: _Key, timeout: float) -> None:
+        self.metrics.held(database, "timer")
+        self._flush(database, key, timeout)
 
     def _flush(self, database: str, key: _Key, timeout: float) -> None:
         call = self._open.pop(key)

@@ -49,6 +49,13 @@ class Metrics:
         self.coalesced_fetches = Counter(
             "dbmesh_coalesced_fetches", "Fetches served by those shared calls.", ["database"], registry=r
         )
+        self.coalesced_holds = Counter(
+            "dbmesh_coalesced_holds",
+            "Shared calls held while others of their shape were in flight, by how the hold ended:"
+            " a call landed, or the hold's time was up (a slow database).",
+            ["database", "ended"],
+            registry=r,
+        )
         self._fetch_ok: dict[str, Histogram] = {}  # labelled children, looked up once
         self._outcomes: dict[str, Counter] = {}
 
@@ -74,6 +81,9 @@ class Metrics:
     def coalesced(self, database: str, fetches: int) -> None:
         self.coalesced_calls.labels(database).inc()
         self.coalesced_fetches.labels(database).inc(fetches)
+
+    def held(self, database: str, ended: str) -> None:
+        self.coalesced_holds.labels(database, ended).inc()
 
     def circuit(self, database: str, state: str) -> None:
         self.circuit_state.labels(database).set(_CIRCUIT[state])

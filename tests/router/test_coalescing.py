@@ -119,6 +119,13 @@ def shared_calls(mesh: InProcessMesh, database: str) -> float:
     return value or 0.0
 
 
+def holds(mesh: InProcessMesh, ended: str) -> float:
+    value = mesh.router.metrics.registry.get_sample_value(
+        "dbmesh_coalesced_holds_total", {"database": "history", "ended": ended}
+    )
+    return value or 0.0
+
+
 async def concurrently(
     mesh: InProcessMesh, query: str, variables: list[dict[str, Any]], **extra: Any
 ) -> list[dict[str, Any]]:
@@ -332,6 +339,7 @@ async def test_fetches_arriving_while_calls_are_in_flight_wait_and_go_out_as_one
     # IN_FLIGHT (2) calls of a shape on their way: the next fetches of that shape wait for one of
     # them to land and then go out together, although each came in a turn of its own.
     monkeypatch.setattr(coalescing, "HOLD_SECONDS", 30.0)
+    landed, timers = holds(on, "landed"), holds(on, "timer")
     ids = [o for o, _, _ in ORDERS][:7]
     calls = []
     async with _orders_locked(mysql_module_database):
@@ -345,12 +353,14 @@ async def test_fetches_arriving_while_calls_are_in_flight_wait_and_go_out_as_one
         assert statements["orders"] == coalescing.IN_FLIGHT  # the other five are held
     _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
     assert statements["orders"] == coalescing.IN_FLIGHT + 1
+    assert holds(on, "landed") == landed + 1 and holds(on, "timer") == timers
 
 
 async def test_a_fetch_held_by_a_call_stuck_in_flight_goes_out_after_the_hold(
     on: InProcessMesh, statements: Counter[str], mysql_module_database: DatabaseInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(coalescing, "HOLD_SECONDS", 0.05)
+    timers = holds(on, "timer")
     ids = [o for o, _, _ in ORDERS][:3]
     calls = []
     async with _orders_locked(mysql_module_database):
@@ -360,4 +370,5 @@ async def test_a_fetch_held_by_a_call_stuck_in_flight_goes_out_after_the_hold(
         # The first two are still stuck behind the lock; the third went out without them.
         await _until(lambda: statements["orders"] == 3, "the held fetch sent while the others are stuck")
         assert not any(call.done() for call in calls)
+        assert holds(on, "timer") == timers + 1
     _expect_orders(await asyncio.gather(*calls, return_exceptions=True), ids)
