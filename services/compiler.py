@@ -382,6 +382,8 @@ class ShapeCache:
         return len(self._entries)
 
     def prepared(self, request: pb.QueryRequest, collection: CollectionInfo, dialect: Dialect) -> _Prepared:
+        # A request with neither variable sets nor nested requests (a nested one: check_nested
+        # allows it no transaction or replica either) is its own shape, with no copy to make.
         shape = _without_variables(request) if request.variables or request.nested else request
         key = (request.collection, shape.SerializeToString(deterministic=True))
         entry = self._entries.get(key)

@@ -54,9 +54,6 @@ def nested_keys(
     columns = [k.parent_column for k in item.keys]
     types = [_logical(parent.columns[i], collection) for i in columns]
     rows = (row for rows in row_sets for row in rows)
-    if len(columns) == 1:
-        logical = types[0]
-        return [(key_value(key[0], logical),) for key in distinct_keys(rows, columns)]
     return [tuple(key_value(v, t) for v, t in zip(key, types, strict=True)) for key in distinct_keys(rows, columns)]
 
 
